@@ -1,0 +1,94 @@
+"""All Prometheus metrics in one object, built on a registry passed in.
+
+Labels are bounded (detector, rule, reason, country code, table, partition); a phone number
+is never a label.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, start_http_server
+
+PREFIX = "cdrwatch"
+EVENT_BUCKETS = (1e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 5e-3, 1e-2)
+BATCH_BUCKETS = (1e-4, 5e-4, 1e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1.0, 2.5)
+REJECT_REASONS = ("not_json", "not_object", "invalid_field", "empty_batch")
+
+
+class Metrics:
+    """The worker's metrics; tests build one on a fresh CollectorRegistry."""
+
+    def __init__(self, registry: CollectorRegistry | None = None, prefix: str = PREFIX) -> None:
+        self.registry = registry or CollectorRegistry()
+        r, p = self.registry, prefix
+        self.messages = Counter(f"{p}_messages_consumed", "Kafka messages read", registry=r)
+        self.events = Counter(f"{p}_events_consumed", "CDRs read (array items count)", registry=r)
+        self.valid = Counter(f"{p}_events_valid", "CDRs that passed validation", registry=r)
+        self.rejected = Counter(
+            f"{p}_events_rejected", "CDRs rejected, by reason", ["reason"], registry=r
+        )
+        self.dead_letters = Counter(
+            f"{p}_dead_letters", "records published to the dead-letter topic", registry=r
+        )
+        self.alerts = Counter(
+            f"{p}_alerts", "alerts emitted", ["detector", "severity", "status"], registry=r
+        )
+        self.open_alerts = Gauge(f"{p}_open_alerts", "alerts open now", ["detector"], registry=r)
+        self.verdicts = Counter(
+            f"{p}_spoofing_verdicts", "per-call spoofing verdicts, by rule", ["rule"], registry=r
+        )
+        self.withheld = Counter(
+            f"{p}_withheld_callers", "calls with a withheld/anonymous caller ID", registry=r
+        )
+        self.suppressed = Counter(
+            f"{p}_allowlist_suppressions", "verdicts suppressed by the allowlist", ["rule"],
+            registry=r,
+        )
+        self.late = Counter(
+            f"{p}_late_events", "records beyond allowed lateness, not counted", ["family"],
+            registry=r,
+        )
+        self.event_seconds = Histogram(
+            f"{p}_event_processing_seconds", "detection time per CDR", buckets=EVENT_BUCKETS,
+            registry=r,
+        )
+        self.batch_seconds = Histogram(
+            f"{p}_batch_processing_seconds", "time per take() batch", buckets=BATCH_BUCKETS,
+            registry=r,
+        )
+        self.event_lag = Gauge(
+            f"{p}_event_time_lag_seconds", "wall clock minus event time of the last CDR",
+            registry=r,
+        )
+        self.consumer_lag = Gauge(
+            f"{p}_consumer_lag_messages", "high watermark minus committed offset",
+            ["topic", "partition"], registry=r,
+        )
+        self.table_keys = Gauge(
+            f"{p}_table_keys", "keys held in a state table", ["table"], registry=r
+        )
+        self.window_calls = Gauge(
+            f"{p}_window_calls", "international calls in the current window, by source country",
+            ["country_code"], registry=r,
+        )
+        self.window_baseline = Gauge(
+            f"{p}_window_baseline_calls", "baseline calls per window, by source country",
+            ["country_code"], registry=r,
+        )
+        self.info = Info(f"{p}_worker", "version and policy of this worker", registry=r)
+        for reason in REJECT_REASONS:
+            self.rejected.labels(reason=reason)
+
+    def serve(self, port: int, host: str = "0.0.0.0") -> None:
+        if port:
+            start_http_server(port, addr=host, registry=self.registry)
+
+
+def reject_reason(reason: str) -> str:
+    """Fold a free-text rejection reason into the bounded label set."""
+    if reason.startswith("not JSON"):
+        return "not_json"
+    if reason.startswith("record is a JSON"):
+        return "not_object"
+    if reason.startswith("empty"):
+        return "empty_batch"
+    return "invalid_field"

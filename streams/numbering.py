@@ -1,0 +1,109 @@
+"""Number normalisation and classification with libphonenumber (`phonenumbers`), cached."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal
+
+import phonenumbers
+from phonenumbers import PhoneNumberType as T
+
+Form = Literal["international", "national", "anonymous", "garbage"]
+
+WITHHELD = frozenset({"anonymous", "restricted", "private", "unavailable", "unknown", "withheld"})
+_DIAL = re.compile(r"^\+?[0-9][0-9 ().\-/]*$")
+_KIND = {
+    T.FIXED_LINE: "fixed",
+    T.MOBILE: "mobile",
+    T.FIXED_LINE_OR_MOBILE: "fixed_or_mobile",
+    T.TOLL_FREE: "toll_free",
+    T.PREMIUM_RATE: "premium_rate",
+    T.SHARED_COST: "shared_cost",
+    T.VOIP: "voip",
+    T.PERSONAL_NUMBER: "personal",
+    T.PAGER: "pager",
+    T.UAN: "uan",
+    T.VOICEMAIL: "voicemail",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Number:
+    """What a raw number string is: its E.164 form, country, type and validity."""
+
+    raw: str
+    form: Form
+    e164: str | None = None
+    country_code: int | None = None
+    region: str | None = None
+    nsn: str = ""
+    kind: str = "unknown"
+    valid: bool = False
+    short_code: bool = False
+
+    @property
+    def dialable(self) -> bool:
+        return self.e164 is not None
+
+    def range_key(self, digits: int) -> str:
+        """Country code plus the first national digits: the number block a campaign uses."""
+        return f"+{self.country_code}{self.nsn[:digits]}"
+
+    @property
+    def country_key(self) -> str:
+        return f"+{self.country_code}"
+
+
+def _intl_prefix(region: str) -> str:
+    meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    return (meta.preferred_international_prefix or meta.international_prefix or "00") if meta else "00"
+
+
+@lru_cache(maxsize=1 << 18)
+def classify(raw: str, home_region: str) -> Number:
+    """Normalise a presented number as a switch in `home_region` would read it."""
+    text = (raw or "").strip()
+    if not text or text.lower() in WITHHELD:
+        return Number(raw=raw, form="anonymous")
+    if not _DIAL.match(text):
+        return Number(raw=raw, form="garbage")
+    digits = re.sub(r"[^0-9]", "", text)
+    prefix = _intl_prefix(home_region)
+    if text.startswith("+"):
+        form: Form = "international"
+    elif digits.startswith(prefix) and prefix.isdigit():
+        form = "international"
+    else:
+        form = "national"
+    try:
+        parsed = phonenumbers.parse(text, home_region)
+    except phonenumbers.NumberParseException:
+        return Number(raw=raw, form="garbage")
+    nsn = phonenumbers.national_significant_number(parsed)
+    region = phonenumbers.region_code_for_number(parsed)
+    valid = phonenumbers.is_valid_number(parsed)
+    short = False
+    if not valid and form == "national":
+        short = phonenumbers.is_valid_short_number_for_region(parsed, home_region) or len(digits) <= 8
+    return Number(
+        raw=raw,
+        form=form,
+        e164=f"+{parsed.country_code}{nsn}",
+        country_code=parsed.country_code,
+        region=region if region not in (None, "ZZ", "001") else None,
+        nsn=nsn,
+        kind=_KIND.get(phonenumbers.number_type(parsed), "unknown") if valid else "unknown",
+        valid=valid,
+        short_code=short,
+    )
+
+
+def normalise(raw: str, home_region: str) -> str | None:
+    """E.164 form of any presented format, or None for withheld / garbage."""
+    return classify(raw, home_region).e164
+
+
+def home_country_code(home_region: str) -> int:
+    return phonenumbers.country_code_for_region(home_region)

@@ -1,0 +1,138 @@
+"""Operator policy (TOML): what to protect, how trunks map, and every detector's thresholds.
+
+Profiles are frozen: they say *what* to compute. Running values live in detector state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+import phonenumbers
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+IngressKind = Literal["international", "national", "mobile", "internal"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ProtectedNumbers(_Frozen):
+    numbers: list[str] = Field(default_factory=list, description="inbound-only numbers, any format")
+    prefixes: list[str] = Field(
+        default_factory=list,
+        description="E.164 prefixes of number classes that never originate calls (e.g. '+86400')",
+    )
+
+
+class Allowlist(_Frozen):
+    # Enterprise trunks allowed to present these numbers (their customers' DDIs).
+    trunk_numbers: dict[str, list[str]] = Field(default_factory=dict)
+    # Caller IDs never flagged by spoofing rules (own call centres, partners).
+    calling_numbers: list[str] = Field(default_factory=list)
+    # Trunks whose traffic is never flagged by spoofing rules (roaming partners' test lines).
+    trunks: list[str] = Field(default_factory=list)
+
+
+class SpoofingProfile(_Frozen):
+    protected: bool = True
+    domestic_on_international: bool = True
+    invalid_caller_id: bool = True
+    stir_shaken: bool = True
+    flag_premium_rate: bool = True
+    flag_toll_free: bool = True
+    # One open alert per rule and caller ID for this long; later calls update it.
+    dedup_window_s: int = Field(3600, ge=60)
+
+
+class BurstProfile(_Frozen):
+    """International volume per source country and range, against a per-key baseline."""
+
+    enabled: bool = True
+    window_s: int = Field(300, ge=10, description="tumbling event-time window")
+    allowed_lateness_s: int = Field(120, ge=0)
+    range_digits: int = Field(5, ge=1, le=10, description="national digits in a range key")
+    # Count model: alert when P(X >= observed | baseline) < p_value under a
+    # negative binomial with this dispersion (variance = mu + mu^2 / dispersion).
+    p_value: float = Field(1e-6, gt=0, lt=0.5)
+    dispersion: float = Field(5.0, gt=0)
+    # Floor: a key must reach this many calls in a window before it can alert at all.
+    min_count: int = Field(20, ge=2)
+    # Expected calls per window for a key never seen before (the prior mean).
+    prior_mean: float = Field(0.5, gt=0)
+    # Weight of a closed window in the exponentially weighted baseline.
+    learning_rate: float = Field(0.05, gt=0, le=1)
+    # Windows seen before a country key's own baseline replaces the prior.
+    warmup_windows: int = Field(12, ge=0)
+
+
+class FanoutProfile(_Frozen):
+    enabled: bool = True
+    window_s: int = Field(600, ge=10)
+    min_distinct_callees: int = Field(25, ge=2)
+    exact_limit: int = Field(4096, ge=16, description="callees kept exactly per key; then HLL")
+
+
+class WangiriProfile(_Frozen):
+    enabled: bool = True
+    window_s: int = Field(600, ge=10)
+    min_calls: int = Field(20, ge=2)
+    short_call_s: float = Field(3.0, ge=0)
+    min_short_share: float = Field(0.8, gt=0, le=1)
+
+
+class TargetProfile(_Frozen):
+    enabled: bool = True
+    window_s: int = Field(1800, ge=10)
+    min_distinct_callers: int = Field(8, ge=2)
+
+
+class Policy(_Frozen):
+    home_country: str = Field("IT", description="ISO 3166 region of national numbers")
+    protected_numbers: ProtectedNumbers = ProtectedNumbers()
+    trunks: dict[str, IngressKind] = Field(default_factory=dict)
+    allowlist: Allowlist = Allowlist()
+    spoofing: SpoofingProfile = SpoofingProfile()
+    bursts: BurstProfile = BurstProfile()
+    fanout: FanoutProfile = FanoutProfile()
+    wangiri: WangiriProfile = WangiriProfile()
+    targeted: TargetProfile = TargetProfile()
+    max_record_ids: int = Field(50, ge=1, le=1000, description="record_ids sample per alert")
+
+    @field_validator("home_country")
+    @classmethod
+    def _known_region(cls, v: str) -> str:
+        v = v.upper()
+        if v not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"unknown ISO region {v!r}")
+        return v
+
+
+class PolicyError(ValueError):
+    """A policy file that cannot be used; the message names the file and the key."""
+
+
+def load_policy(path: Path | str) -> Policy:
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+        data = tomllib.loads(raw.decode("utf-8"))
+    except FileNotFoundError as exc:
+        raise PolicyError(f"policy file {path} does not exist") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise PolicyError(f"policy file {path} is not valid TOML: {exc}") from exc
+    try:
+        return Policy.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"key '{'.'.join(str(p) for p in err['loc'])}': {err['msg']}" for err in exc.errors()
+        )
+        raise PolicyError(f"policy file {path}: {problems}") from exc
+
+
+def policy_hash(policy: Policy) -> str:
+    """Short digest shown in the worker info metric, so a dashboard tells which policy runs."""
+    return hashlib.sha256(policy.model_dump_json().encode()).hexdigest()[:12]

@@ -1,0 +1,46 @@
+"""Process settings from the environment (prefix CDRWATCH_); detection policy lives in policy.py."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_POLICY = Path(__file__).parent / "policies" / "default.toml"
+
+
+class Settings(BaseSettings):
+    """Where to read, where to write, how to reach the cluster; frozen once loaded."""
+
+    model_config = SettingsConfigDict(env_prefix="CDRWATCH_", frozen=True, extra="ignore")
+
+    broker: str = Field("kafka://127.0.0.1:9092", description="Faust broker URL(s), ';'-separated")
+    app_id: str = "cdrwatch"
+    events_topic: str = "cdr-events"
+    alerts_topic: str = "cdr-alerts"
+    dlq_topic: str = "cdr-dead-letter"
+    keyed_topic: str = "cdrwatch-keyed"
+    partitions: int = Field(4, ge=1, description="partitions for topics the worker creates")
+    policy: Path = DEFAULT_POLICY
+    metrics_port: int = Field(9108, ge=0, le=65535, description="0 disables the /metrics server")
+    metrics_host: str = "0.0.0.0"
+    log_level: str = "info"
+    log_json: bool = False
+    batch_size: int = Field(500, ge=1, description="max messages per take() batch")
+    batch_within_s: float = Field(0.05, gt=0, description="max wait to fill a batch")
+    rebalance_timeout_s: int = Field(10, ge=1)
+    producer_linger_ms: int = Field(20, ge=0)
+    data_dir: Path = Path("/tmp/cdrwatch-data")
+    # Production cluster security; secrets are SecretStr and never printed.
+    security_protocol: str = Field("PLAINTEXT", description="PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL")
+    sasl_mechanism: str = "PLAIN"
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: Path | None = None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
