@@ -58,7 +58,9 @@ class Number:
 
 def _intl_prefix(region: str) -> str:
     meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
-    return (meta.preferred_international_prefix or meta.international_prefix or "00") if meta else "00"
+    if meta is None:
+        return "00"
+    return meta.preferred_international_prefix or meta.international_prefix or "00"
 
 
 @lru_cache(maxsize=1 << 18)
@@ -86,7 +88,9 @@ def classify(raw: str, home_region: str) -> Number:
     valid = phonenumbers.is_valid_number(parsed)
     short = False
     if not valid and form == "national":
-        short = phonenumbers.is_valid_short_number_for_region(parsed, home_region) or len(digits) <= 8
+        short = len(digits) <= 8 or phonenumbers.is_valid_short_number_for_region(
+            parsed, home_region
+        )
     return Number(
         raw=raw,
         form=form,

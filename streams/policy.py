@@ -42,6 +42,7 @@ class SpoofingProfile(_Frozen):
     domestic_on_international: bool = True
     invalid_caller_id: bool = True
     stir_shaken: bool = True
+    network_mismatch: bool = True
     flag_premium_rate: bool = True
     flag_toll_free: bool = True
     # One open alert per rule and caller ID for this long; later calls update it.
@@ -65,8 +66,9 @@ class BurstProfile(_Frozen):
     prior_mean: float = Field(0.5, gt=0)
     # Weight of a closed window in the exponentially weighted baseline.
     learning_rate: float = Field(0.05, gt=0, le=1)
-    # Windows seen before a country key's own baseline replaces the prior.
-    warmup_windows: int = Field(12, ge=0)
+    # A country key only learns (never alerts) for its first windows: every country is
+    # "new" when a worker starts, and country volumes are far above the range floor.
+    country_warmup_windows: int = Field(12, ge=0)
 
 
 class FanoutProfile(_Frozen):

@@ -34,7 +34,9 @@ class Settings(BaseSettings):
     producer_linger_ms: int = Field(20, ge=0)
     data_dir: Path = Path("/tmp/cdrwatch-data")
     # Production cluster security; secrets are SecretStr and never printed.
-    security_protocol: str = Field("PLAINTEXT", description="PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL")
+    security_protocol: str = Field(
+        "PLAINTEXT", description="PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL"
+    )
     sasl_mechanism: str = "PLAIN"
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None

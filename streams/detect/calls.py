@@ -1,0 +1,58 @@
+"""A CallEvent read once against the policy: numbers classified, ingress kind resolved."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from streams.events import CallEvent
+from streams.numbering import Number, classify, home_country_code
+from streams.policy import Policy
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """Everything the detectors need from one CDR, computed once."""
+
+    event: CallEvent
+    ts: float
+    caller: Number
+    callee: Number
+    network: Number | None
+    ingress_kind: str
+    home_cc: int
+
+    @property
+    def record_id(self) -> str:
+        return self.event.record_id
+
+    @property
+    def caller_key(self) -> str:
+        """E.164 where there is one, else the raw text: the key a spoofed caller ID is known by."""
+        return self.caller.e164 or f"raw:{self.caller.raw.strip()[:32]}"
+
+    @property
+    def callee_key(self) -> str:
+        return self.callee.e164 or f"raw:{self.callee.raw.strip()[:32]}"
+
+    @property
+    def foreign_caller(self) -> bool:
+        """A caller ID of another country: the "00"/"+" traffic the burst detectors watch."""
+        return self.caller.country_code is not None and self.caller.country_code != self.home_cc
+
+    @property
+    def domestic_caller(self) -> bool:
+        return self.caller.country_code == self.home_cc
+
+
+def enrich(event: CallEvent, policy: Policy) -> Call:
+    region = policy.home_country
+    kind = event.ingress_kind or policy.trunks.get(event.ingress_trunk, "national")
+    return Call(
+        event=event,
+        ts=event.start_time.timestamp(),
+        caller=classify(event.calling_number, region),
+        callee=classify(event.called_number, region),
+        network=classify(event.network_number, region) if event.network_number else None,
+        ingress_kind=kind,
+        home_cc=home_country_code(region),
+    )

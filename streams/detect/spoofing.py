@@ -1,0 +1,159 @@
+"""Per-call caller-ID spoofing rules: a call in, verdicts out, no state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from streams.detect.calls import Call
+from streams.events import Severity
+from streams.numbering import normalise
+from streams.policy import Policy
+
+FAILED_VERSTAT = "tn-validation-failed"
+WEAK_VERSTAT = "no-tn-validation"
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """One rule's finding on one call, with the sentence an analyst reads."""
+
+    rule: str
+    severity: Severity
+    score: float
+    reason: str
+
+
+@lru_cache(maxsize=64)
+def _number_set(numbers: tuple[str, ...], region: str) -> frozenset[str]:
+    return frozenset(e for e in (normalise(n, region) for n in numbers) if e)
+
+
+def protected_set(policy: Policy) -> frozenset[str]:
+    return _number_set(tuple(policy.protected_numbers.numbers), policy.home_country)
+
+
+def _allowed(call: Call, policy: Policy) -> bool:
+    allow = policy.allowlist
+    region = policy.home_country
+    if call.event.ingress_trunk in allow.trunks:
+        return True
+    key = call.caller.e164
+    if key and key in _number_set(tuple(allow.calling_numbers), region):
+        return True
+    trunk_numbers = allow.trunk_numbers.get(call.event.ingress_trunk)
+    return bool(key and trunk_numbers and key in _number_set(tuple(trunk_numbers), region))
+
+
+def _weak_attestation(call: Call) -> bool:
+    verstat = (call.event.verstat or "").lower()
+    return call.event.attestation == "C" or verstat == WEAK_VERSTAT
+
+
+def _protected(call: Call, policy: Policy) -> Verdict | None:
+    e164 = call.caller.e164
+    if not e164:
+        return None
+    if e164 in protected_set(policy):
+        why = "is on the operator's do-not-originate list"
+    elif any(e164.startswith(p) for p in policy.protected_numbers.prefixes):
+        why = "belongs to a number class that never places calls"
+    else:
+        return None
+    return Verdict(
+        "spoof_protected", "critical", 0.99,
+        f"caller ID {e164} {why}, yet it was presented on trunk {call.event.ingress_trunk} "
+        f"({call.ingress_kind})",
+    )
+
+
+def _domestic_from_abroad(call: Call) -> Verdict | None:
+    if call.ingress_kind != "international" or not call.domestic_caller or not call.caller.valid:
+        return None
+    kind = call.caller.kind
+    trunk = call.event.ingress_trunk
+    if kind in ("mobile", "fixed_or_mobile", "personal"):
+        if call.event.calling_roaming is True:
+            return None
+        if call.event.calling_roaming is None:
+            return Verdict(
+                "spoof_unverified_roaming", "low", 0.5,
+                f"home mobile caller ID {call.caller.e164} arrived on international trunk {trunk} "
+                "and the record does not say whether the subscriber is roaming",
+            )
+        why = "the subscriber is not roaming abroad"
+    else:
+        why = f"a home {kind.replace('_', ' ')} number cannot originate abroad"
+    return Verdict(
+        "spoof_domestic_from_abroad", "high", 0.9,
+        f"home caller ID {call.caller.e164} arrived on international trunk {trunk}: {why}",
+    )
+
+
+def _invalid(call: Call, policy: Policy) -> Verdict | None:
+    caller = call.caller
+    spoofing = policy.spoofing
+    if caller.form == "anonymous" or caller.e164 in protected_set(policy):
+        return None
+    if caller.form == "garbage":
+        why = f"caller ID {caller.raw[:32]!r} is not a dialable number"
+    elif caller.short_code and call.ingress_kind == "international":
+        why = f"short code {caller.e164} cannot be presented by a call from abroad"
+    elif caller.short_code:
+        return None
+    elif not caller.valid:
+        why = f"caller ID {caller.e164} is not a valid number of its numbering plan"
+    elif caller.kind == "premium_rate" and spoofing.flag_premium_rate:
+        why = f"premium-rate number {caller.e164} presented as the caller"
+    elif caller.kind == "toll_free" and spoofing.flag_toll_free:
+        why = f"toll-free number {caller.e164} presented as the caller"
+    else:
+        return None
+    return Verdict("spoof_invalid_caller", "medium", 0.8, why)
+
+
+def _stir_shaken(call: Call) -> Verdict | None:
+    if (call.event.verstat or "").lower() != FAILED_VERSTAT:
+        return None
+    return Verdict(
+        "spoof_stir_shaken", "high", 0.9,
+        f"STIR/SHAKEN verification failed for caller ID {call.caller_key}",
+    )
+
+
+def _network_mismatch(call: Call, policy: Policy) -> Verdict | None:
+    net = call.network
+    if net is None or net.country_code is None or call.caller.country_code is None:
+        return None
+    if net.country_code == call.caller.country_code:
+        return None
+    if not (call.domestic_caller or call.caller.e164 in protected_set(policy)):
+        return None
+    return Verdict(
+        "spoof_network_mismatch", "high", 0.85,
+        f"presented home caller ID {call.caller.e164} but the network-asserted identity is "
+        f"+{net.country_code} (foreign)",
+    )
+
+
+def verdicts(call: Call, policy: Policy) -> tuple[list[Verdict], list[Verdict]]:
+    """(verdicts, suppressed): what the enabled rules found, and what the allowlist silenced."""
+    rules = policy.spoofing
+    found = [
+        rules.protected and _protected(call, policy),
+        rules.domestic_on_international and _domestic_from_abroad(call),
+        rules.invalid_caller_id and _invalid(call, policy),
+        rules.stir_shaken and _stir_shaken(call),
+        rules.network_mismatch and _network_mismatch(call, policy),
+    ]
+    out = [v for v in found if v]
+    if not out:
+        return [], []
+    if _allowed(call, policy):
+        return [], out
+    if rules.stir_shaken and _weak_attestation(call):
+        out = [
+            Verdict(v.rule, v.severity, min(0.99, v.score + 0.05), v.reason + "; weak attestation")
+            for v in out
+        ]
+    return out, []
