@@ -64,8 +64,12 @@ def _intl_prefix(region: str) -> str:
 
 
 @lru_cache(maxsize=1 << 18)
-def classify(raw: str, home_region: str) -> Number:
-    """Normalise a presented number as a switch in `home_region` would read it."""
+def classify(raw: str, home_region: str, full: bool = True) -> Number:
+    """Normalise a presented number as a switch in `home_region` would read it.
+
+    `full=False` stops at the E.164 form (no validity, type or region): enough for callees,
+    and a third of the cost on numbers seen for the first time.
+    """
     text = (raw or "").strip()
     if not text or text.lower() in WITHHELD:
         return Number(raw=raw, form="anonymous")
@@ -84,8 +88,13 @@ def classify(raw: str, home_region: str) -> Number:
     except phonenumbers.NumberParseException:
         return Number(raw=raw, form="garbage")
     nsn = phonenumbers.national_significant_number(parsed)
-    region = phonenumbers.region_code_for_number(parsed)
-    valid = phonenumbers.is_valid_number(parsed)
+    if not full:
+        return Number(raw=raw, form=form, e164=f"+{parsed.country_code}{nsn}",
+                      country_code=parsed.country_code, nsn=nsn)
+    # number_type() is UNKNOWN exactly when is_valid_number() is false; one lookup, not two.
+    ntype = phonenumbers.number_type(parsed)
+    valid = ntype != T.UNKNOWN
+    region = phonenumbers.region_code_for_number(parsed) if valid else None
     short = False
     if not valid and form == "national":
         short = len(digits) <= 8 or phonenumbers.is_valid_short_number_for_region(
@@ -98,7 +107,7 @@ def classify(raw: str, home_region: str) -> Number:
         country_code=parsed.country_code,
         region=region if region not in (None, "ZZ", "001") else None,
         nsn=nsn,
-        kind=_KIND.get(phonenumbers.number_type(parsed), "unknown") if valid else "unknown",
+        kind=_KIND.get(ntype, "unknown"),
         valid=valid,
         short_code=short,
     )

@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     log_json: bool = False
     batch_size: int = Field(500, ge=1, description="max messages per take() batch")
     batch_within_s: float = Field(0.05, gt=0, description="max wait to fill a batch")
+    idle_flush_s: float = Field(
+        30.0, gt=0, description="wall-clock silence after which a key's windows are closed"
+    )
+    flush_interval_s: float = Field(5.0, gt=0, description="how often silent keys are checked")
     rebalance_timeout_s: int = Field(10, ge=1)
     producer_linger_ms: int = Field(20, ge=0)
     data_dir: Path = Path("/tmp/cdrwatch-data")

@@ -51,7 +51,7 @@ def enrich(event: CallEvent, policy: Policy) -> Call:
         event=event,
         ts=event.start_time.timestamp(),
         caller=classify(event.calling_number, region),
-        callee=classify(event.called_number, region),
+        callee=classify(event.called_number, region, full=False),
         network=classify(event.network_number, region) if event.network_number else None,
         ingress_kind=kind,
         home_cc=home_country_code(region),

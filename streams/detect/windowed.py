@@ -133,7 +133,7 @@ def _close(fam: Family, key: str, state: State, upto: float, out: list[Alert]) -
             out.append(_alert(fam, key, state, ws, agg, "update", ws + size))
         else:
             fam.learn(state, agg)
-            if state["inc"] is not None:
+            if state["inc"] is not None and ws > state["last"]:
                 out.append(_alert(fam, key, state, ws, agg, "resolved", ws + size))
                 state["inc"] = None
     if state["inc"] is not None and state["last"] + 2 * size + fam.lateness_s <= upto \

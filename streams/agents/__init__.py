@@ -1,0 +1,1 @@
+"""Thin Faust agents: they move data between topics, tables and the pure detectors."""

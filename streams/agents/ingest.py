@@ -1,0 +1,71 @@
+"""Events in: validate, run per-call rules, dead-letter bad records, route keyed items."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+
+import orjson
+
+from streams.agents.routing import pack
+from streams.app import app, dlq_topic, engine, events_topic, keyed_topic, metrics, settings
+from streams.detect.engine import Routed
+from streams.events import BadRecord, DeadLetter, decode_message
+from streams.metrics import reject_reason
+
+log = logging.getLogger(__name__)
+
+
+def dead_letter(bad: BadRecord, topic: str, partition: int, offset: int) -> bytes:
+    raw = bad.raw if isinstance(bad.raw, bytes) else orjson.dumps(bad.raw)
+    return DeadLetter(
+        reason=bad.reason,
+        original=raw.decode("utf-8", errors="replace"),
+        source_topic=topic,
+        source_partition=partition,
+        source_offset=offset,
+        index_in_batch=bad.index,
+        failed_at=datetime.now(tz=UTC),
+    ).model_dump_json().encode()
+
+
+@app.agent(events_topic)
+async def ingest(stream):  # type: ignore[no-untyped-def]
+    async for batch in stream.take_events(settings.batch_size, within=settings.batch_within_s):
+        started = time.perf_counter()
+        routed: list[Routed] = []
+        n_events = 0
+        last_ts = None
+        for event in batch:
+            msg = event.message
+            good, bad = decode_message(event.value or b"")
+            n_events += len(good) + len(bad)
+            for b in bad:
+                metrics.rejected.labels(reason=reject_reason(b.reason)).inc()
+                await dlq_topic.send(
+                    key=f"{msg.topic}:{msg.partition}:{msg.offset}".encode(),
+                    value=dead_letter(b, msg.topic, msg.partition, msg.offset),
+                )
+                metrics.dead_letters.inc()
+            for cdr in good:
+                routing = engine.route(cdr)
+                routed.extend(routing.routed)
+                for v in routing.verdicts:
+                    metrics.verdicts.labels(rule=v.rule).inc()
+                for v in routing.suppressed:
+                    metrics.suppressed.labels(rule=v.rule).inc()
+                if routing.call.caller.form == "anonymous":
+                    metrics.withheld.inc()
+                last_ts = routing.call.ts
+            metrics.valid.inc(len(good))
+        for partition, value in pack(routed, settings.partitions).items():
+            await keyed_topic.send(value=value, partition=partition)
+        elapsed = time.perf_counter() - started
+        metrics.messages.inc(len(batch))
+        metrics.events.inc(n_events)
+        metrics.batch_seconds.observe(elapsed)
+        if n_events:
+            metrics.event_seconds.observe(elapsed / n_events)
+        if last_ts is not None:
+            metrics.event_lag.set(time.time() - last_ts)
