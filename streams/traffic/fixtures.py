@@ -1,0 +1,78 @@
+"""Regenerate the bundled demo fixtures: `python -m streams.traffic.fixtures [--check]`.
+
+The demo is three Italian morning hours (~5,000 calls) with the DESIGN.md field stories:
+the operator's customer-service numbers on international trunks, a "00" burst from one
+Philippine range to hundreds of subscribers, and a wangiri run. A test proves that
+regenerating gives byte-identical files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from streams.traffic.config import CampaignSpec, TrafficConfig
+from streams.traffic.generate import Traffic, generate_traffic
+from streams.traffic.writer import write_jsonl
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+DEMO_FILES = ("demo.jsonl", "demo.labels.jsonl", "demo.campaigns.jsonl")
+
+DEMO_CONFIG = TrafficConfig(
+    home_region="IT",
+    start=datetime(2026, 11, 20, 8, 0, tzinfo=UTC),  # 09:00 in Rome
+    hours=3.0,
+    calls_per_hour=850,
+    international_share=0.08,
+    seed=20261120,
+    max_lateness_s=30.0,
+    campaigns=[
+        CampaignSpec(name="protected_spoof", id="protected-spoof-4010086",
+                     start_offset=timedelta(minutes=40), params={"calls": 60, "minutes": 40}),
+        CampaignSpec(name="intl_burst", id="burst-ph-6391755",
+                     start_offset=timedelta(minutes=95),
+                     params={"prefix": "+6391755", "calls": 300, "minutes": 8, "numbers": 40}),
+        CampaignSpec(name="wangiri", id="wangiri-tn", start_offset=timedelta(minutes=140),
+                     params={"calls": 120, "minutes": 20, "numbers": 25}),
+    ],
+)
+
+
+def demo_traffic() -> Traffic:
+    return generate_traffic(DEMO_CONFIG)
+
+
+def write_demo(directory: Path = FIXTURES) -> list[Path]:
+    """Write the three demo files into `directory`; returns their paths."""
+    traffic = demo_traffic()
+    paths = [directory / name for name in DEMO_FILES]
+    write_jsonl(paths[0], traffic.records, progress=False)
+    write_jsonl(paths[1], traffic.labels, progress=False)
+    write_jsonl(paths[2], traffic.campaigns, progress=False)
+    return paths
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out-dir", type=Path, default=FIXTURES)
+    parser.add_argument("--check", action="store_true",
+                        help="regenerate into a temp dir and compare with the committed files")
+    args = parser.parse_args(argv)
+    if not args.check:
+        for path in write_demo(args.out_dir):
+            print(f"wrote {path} ({path.stat().st_size:,} bytes)")
+        return 0
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        stale = [p.name for p in write_demo(Path(tmp))
+                 if p.read_bytes() != (args.out_dir / p.name).read_bytes()]
+    for name in stale:
+        print(f"{name} differs from a fresh regeneration", file=sys.stderr)
+    return 1 if stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
