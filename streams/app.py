@@ -77,7 +77,7 @@ dlq_topic = app.topic(
 )
 # family|key -> window state (JSON). Keyed like keyed_topic, so each worker holds its share.
 state_table = app.Table(
-    "keyed-state", key_type=str, value_serializer="json", partitions=settings.partitions,
+    "keyed-state", key_type=str, partitions=settings.partitions,
 )
 
 

@@ -28,7 +28,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--alerts-topic", help="alert output topic (CDRWATCH_ALERTS_TOPIC)")
     p.add_argument("--dlq-topic", help="dead-letter topic (CDRWATCH_DLQ_TOPIC)")
     p.add_argument("--policy", help="operator policy TOML (CDRWATCH_POLICY)")
-    p.add_argument("--metrics-port", type=int, help="/metrics port, 0 = off (CDRWATCH_METRICS_PORT)")
+    p.add_argument("--metrics-port", type=int, help="0 = off (CDRWATCH_METRICS_PORT)")
     p.add_argument("--log-level", help="worker log level (CDRWATCH_LOG_LEVEL)")
 
 

@@ -41,19 +41,17 @@ def scrape(port: int, name: str) -> float | None:
     return None
 
 
-def alert_row(alert: Alert) -> tuple[str, ...]:
-    return (
-        alert.detected_at.strftime("%H:%M:%S"), alert.detector, alert.status,
-        f"[{STYLE[alert.severity]}]{alert.severity}[/]", alert.key, f"{alert.observed:g}",
-        "-" if alert.baseline is None else f"{alert.baseline:g}", alert.explanation[:90],
+COLUMNS = "{:8}  {:26}  {:8}  {:8}  {:16}  {:>6}  {:>7}  {}"
+
+
+def alert_row(alert: Alert) -> str:
+    """One alert as one line of the live table, coloured by severity."""
+    line = COLUMNS.format(
+        alert.detected_at.strftime("%H:%M:%S"), alert.detector, alert.status, alert.severity,
+        alert.key, f"{alert.observed:g}",
+        "-" if alert.baseline is None else f"{alert.baseline:.3g}", alert.explanation,
     )
-
-
-def _table(title: str) -> Table:
-    table = Table(title=title, show_lines=False, expand=False)
-    for col in ("event time", "detector", "status", "severity", "key", "obs", "base", "why"):
-        table.add_column(col, overflow="fold")
-    return table
+    return f"[{STYLE[alert.severity]}]{line}[/]"
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -67,8 +65,7 @@ def run_demo(args: argparse.Namespace) -> int:
         env = {**os.environ, "CDRWATCH_BROKER": broker.url, "CDRWATCH_POLICY": args.policy,
                "CDRWATCH_METRICS_PORT": str(args.metrics_port), "CDRWATCH_IDLE_FLUSH_S": "8",
                "CDRWATCH_DATA_DIR": str(workdir / "data"), "CDRWATCH_APP_ID": "cdrwatch-demo"}
-        settings = Settings(_env_file=None, **{k[9:].lower(): v for k, v in env.items()
-                                               if k.startswith("CDRWATCH_")})
+        settings = Settings()
         ensure_topics(broker.bootstrap, [settings.events_topic, settings.alerts_topic,
                                          settings.dlq_topic, settings.keyed_topic],
                       settings.partitions)
@@ -90,7 +87,9 @@ def run_demo(args: argparse.Namespace) -> int:
         feeder.start()
         console.print(f"replaying {', '.join(map(str, fixtures))} at "
                       f"{args.speed or 'max'}x event time; alerts appear below as they fire")
-        console.print(_table("alerts (live)"))
+        header = COLUMNS.format("event", "detector", "status", "severity", "key", "obs", "base",
+                                "why")
+        console.print(f"[bold]{header}[/]", overflow="ellipsis", no_wrap=True)
         deadline = time.monotonic() + args.timeout
         quiet_since = time.monotonic()
         while time.monotonic() < deadline:
@@ -102,10 +101,8 @@ def run_demo(args: argparse.Namespace) -> int:
                 for rec in records:
                     alert = load_alert(rec.value)
                     alerts.append(alert)
-                    row = _table("")
-                    row.show_header = False
-                    row.add_row(*alert_row(alert))
-                    console.print(row)
+                    console.print(alert_row(alert), overflow="ellipsis", no_wrap=True,
+                                  markup=True, highlight=False)
                     quiet_since = time.monotonic()
             consumed = scrape(args.metrics_port, "cdrwatch_messages_consumed_total") or 0
             caught_up = not feeder.is_alive() and consumed >= report.sent > 0

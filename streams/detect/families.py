@@ -104,14 +104,18 @@ class WangiriFamily(Family):
         agg["short"] = agg.get("short", 0) + short
 
     def value(self, agg: dict[str, Any]) -> float:
+        return agg.get("short", 0)
+
+    def crossed(self, agg: dict[str, Any]) -> bool:
         share = agg.get("short", 0) / max(agg["n"], 1)
-        return agg["n"] if share >= self.p.min_short_share else 0
+        return self.value(agg) >= agg["thr"] and share >= self.p.min_short_share
 
     def explain(self, key: str, agg: dict[str, Any]) -> str:
         share = agg.get("short", 0) / max(agg["n"], 1)
         return (
-            f"wangiri signature from {key}: {agg['n']} calls in {self.window_s // 60} min, "
-            f"{share:.0%} unanswered or under {self.p.short_call_s:g} s"
+            f"wangiri signature from {key}: {agg.get('short', 0)} of {agg['n']} calls in "
+            f"{self.window_s // 60} min ({share:.0%}) unanswered or under {self.p.short_call_s:g} s"
+            f" (threshold {agg['thr']:g} calls and {self.p.min_short_share:.0%})"
         )
 
 

@@ -67,9 +67,11 @@ def _protected(call: Call, policy: Policy) -> Verdict | None:
     )
 
 
-def _domestic_from_abroad(call: Call) -> Verdict | None:
+def _domestic_from_abroad(call: Call, policy: Policy) -> Verdict | None:
     if call.ingress_kind != "international" or not call.domestic_caller or not call.caller.valid:
         return None
+    if call.caller.e164 in protected_set(policy):
+        return None  # spoof_protected already says more
     kind = call.caller.kind
     trunk = call.event.ingress_trunk
     if kind in ("mobile", "fixed_or_mobile", "personal"):
@@ -141,7 +143,7 @@ def verdicts(call: Call, policy: Policy) -> tuple[list[Verdict], list[Verdict]]:
     rules = policy.spoofing
     found = [
         rules.protected and _protected(call, policy),
-        rules.domestic_on_international and _domestic_from_abroad(call),
+        rules.domestic_on_international and _domestic_from_abroad(call, policy),
         rules.invalid_caller_id and _invalid(call, policy),
         rules.stir_shaken and _stir_shaken(call),
         rules.network_mismatch and _network_mismatch(call, policy),

@@ -7,7 +7,8 @@ offline `detect` mode identical.
 Lifecycle: a window whose statistic crosses its threshold opens an incident ("open", fired
 at the crossing call's event time); each later fired window closes with an "update" carrying
 its final figures; the first window that closes without firing (or a silent stretch of
-one window) resolves it. `alert_id` is fixed by detector, key and the incident's first window.
+one window) resolves it. Windows at half the threshold or more keep an incident open.
+`alert_id` is fixed by detector, key and the incident's first window.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from typing import Any
 from streams.events import Alert, Severity, alert_id
 
 State = dict[str, Any]
+# An open incident stays open while its windows keep at least this share of the threshold:
+# a campaign hovering at the threshold gives one incident, not a flapping open/resolved pair.
+HYSTERESIS = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +66,9 @@ class Family:
 
     def value(self, agg: dict[str, Any]) -> float:
         return agg["n"]
+
+    def crossed(self, agg: dict[str, Any]) -> bool:
+        return self.value(agg) >= agg["thr"]
 
     def threshold(self, state: State, ws: int) -> tuple[float, float | None]:
         raise NotImplementedError
@@ -129,7 +136,9 @@ def _close(fam: Family, key: str, state: State, upto: float, out: list[Alert]) -
             for _ in range(max(0, (ws - state["closed"]) // size)):
                 fam.learn(state, None)
         state["closed"] = ws + size
-        if agg["fired"]:
+        sustained = state["inc"] is not None and fam.value(agg) >= agg["thr"] * HYSTERESIS
+        if agg["fired"] or sustained:
+            state["last"] = max(ws, state["last"])
             out.append(_alert(fam, key, state, ws, agg, "update", ws + size))
         else:
             fam.learn(state, agg)
@@ -161,7 +170,7 @@ def fold(
         if agg is None:
             agg = state["win"][str(ws)] = fam.new_agg(state, ws)
         fam.add(agg, item)
-        if not agg["fired"] and fam.value(agg) >= agg["thr"]:
+        if not agg["fired"] and fam.crossed(agg):
             agg["fired"] = True
             if state["inc"] is None:
                 state["inc"] = ws
