@@ -10,13 +10,15 @@ from faust.types import TP
 
 from streams.agents.routing import unpack
 from streams.app import alerts_topic, app, engine, keyed_topic, metrics, settings, state_table
-from streams.detect.windowed import State
+from streams.detect.windowed import State, is_idle
 from streams.events import Alert, dump_alert
 
 log = logging.getLogger(__name__)
 
 # family|key -> (monotonic time of its last call, keyed-topic partition), for the idle flush.
 touched: dict[str, tuple[float, int]] = {}
+# keyed-topic partition -> (max event time seen, monotonic time it last advanced).
+stream_time: dict[int, tuple[float, float]] = {}
 
 
 async def publish(alerts: list[Alert]) -> None:
@@ -40,6 +42,12 @@ def _observe(family: str, key: str, state: State) -> None:
     metrics.window_baseline.labels(country_code=key).set(current["base"] or 0)
 
 
+def _advance(partition: int, ts: float) -> None:
+    seen = stream_time.get(partition)
+    if seen is None or ts > seen[0]:
+        stream_time[partition] = (ts, time.monotonic())
+
+
 @app.agent(keyed_topic)
 async def keyed(stream):  # type: ignore[no-untyped-def]
     async for event in stream.events():
@@ -49,6 +57,7 @@ async def keyed(stream):  # type: ignore[no-untyped-def]
             state, alerts, late = engine.apply(family, key, state_table.get(fk), items)
             state_table[fk] = state
             touched[fk] = (time.monotonic(), partition)
+            _advance(partition, items[-1].ts)
             if late:
                 metrics.late.labels(family=family).inc(late)
             _observe(family, key, state)
@@ -57,18 +66,26 @@ async def keyed(stream):  # type: ignore[no-untyped-def]
 
 @app.timer(interval=settings.flush_interval_s)
 async def flush_silent_keys() -> None:
-    """Resolve incidents of keys that stopped calling: their windows would never close."""
+    """Close windows of keys that stopped calling: their own calls would never close them.
+
+    While the partition flows, windows close at the partition's stream time (pure event-time
+    semantics); once the whole partition has paused, they close as at the end of a stream.
+    """
     now = time.monotonic()
     assigned = app.consumer.assignment() if app.consumer else set()
     for fk, (seen, partition) in list(touched.items()):
         if now - seen < settings.idle_flush_s:
             continue
-        del touched[fk]
         state = state_table.data.get(fk)
         if state is None or TP(keyed_topic.get_topic_name(), partition) not in assigned:
+            del touched[fk]
             continue
+        max_ts, advanced = stream_time.get(partition, (None, now))
+        paused = now - advanced >= settings.idle_flush_s
         family, key = fk.split("|", 1)
-        state, alerts = engine.flush(family, key, state)
+        state, alerts = engine.flush(family, key, state, None if paused else max_ts)
+        if is_idle(state) or paused:
+            del touched[fk]
         state_table.data[fk] = state
         state_table.send_changelog(partition, fk, state)
         await publish(alerts)

@@ -62,8 +62,9 @@ class Engine:
               items: list[Item]) -> tuple[State, list[Alert], int]:
         return fold(self.families[family], key, state, items)
 
-    def flush(self, family: str, key: str, state: State) -> tuple[State, list[Alert]]:
-        return flush(self.families[family], key, state)
+    def flush(self, family: str, key: str, state: State, upto: float | None = None
+              ) -> tuple[State, list[Alert]]:
+        return flush(self.families[family], key, state, upto)
 
 
 @dataclass

@@ -182,13 +182,21 @@ def fold(
     return state, out, late
 
 
-def flush(fam: Family, key: str, state: State) -> tuple[State, list[Alert]]:
-    """Close every window of a key that went silent, as if its event time had moved on.
+def flush(fam: Family, key: str, state: State, upto: float | None = None
+          ) -> tuple[State, list[Alert]]:
+    """Close the windows of a key that went silent, so a stale incident resolves too.
 
-    The worker calls it when a key has had no calls for a while of wall-clock time, and the
-    offline mode at the end of its input, so a stale incident is resolved in both.
+    `upto` is the stream time its partition has reached (the key's windows close as if it had
+    called then); None means the stream ended or paused: close everything, as the offline mode
+    does at the end of its input.
     """
     out: list[Alert] = []
     if state["wm"] is not None:
-        _close(fam, key, state, state["wm"] + 2 * fam.window_s + fam.lateness_s, out)
+        end = state["wm"] + 2 * fam.window_s + fam.lateness_s
+        _close(fam, key, state, end if upto is None else min(upto, end), out)
     return state, out
+
+
+def is_idle(state: State) -> bool:
+    """Nothing left to close or resolve."""
+    return not state["win"] and state["inc"] is None

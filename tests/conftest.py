@@ -1,0 +1,138 @@
+"""Shared fixtures: the embedded broker (session), worker processes and Kafka helpers."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from kafka import KafkaConsumer, KafkaProducer
+
+from streams.broker import EmbeddedBroker, ensure_topics, free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
+    log = tmp_path_factory.mktemp("broker") / "tansu.log"
+    with EmbeddedBroker(log_path=log) as running:
+        yield running
+
+
+@dataclass
+class Worker:
+    """A `cdrwatch worker` subprocess with its own app id, topics and metrics port."""
+
+    bootstrap: str
+    env: dict[str, str]
+    log_path: Path
+    proc: subprocess.Popen[bytes] | None = None
+    names: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def metrics_port(self) -> int:
+        return int(self.env["CDRWATCH_METRICS_PORT"])
+
+    def start(self, timeout_s: float = 60.0) -> Worker:
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen([sys.executable, "-m", "streams", "worker"],
+                                         env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"worker exited: {self.log_path.read_text()[-3000:]}")
+            if "[^Worker]: Ready" in self.log_path.read_text(errors="replace"):
+                return self
+            time.sleep(0.2)
+        raise TimeoutError(f"worker not ready: {self.log_path.read_text()[-3000:]}")
+
+    def stop(self, kill: bool = False) -> None:
+        if self.proc and self.proc.poll() is None:
+            if kill:
+                self.proc.kill()
+            else:
+                self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@pytest.fixture
+def make_worker(broker: EmbeddedBroker, tmp_path: Path) -> Iterator:
+    """Factory: workers on fresh topics (unique per test) of the session broker."""
+    started: list[Worker] = []
+    suffix = uuid.uuid4().hex[:8]
+
+    def factory(policy: Path | None = None, partitions: int = 2, start: bool = True,
+                app_id: str | None = None, **env: str) -> Worker:
+        names = {
+            "events": f"events-{suffix}", "alerts": f"alerts-{suffix}",
+            "dlq": f"dlq-{suffix}", "keyed": f"keyed-{suffix}",
+        }
+        ensure_topics(broker.bootstrap, list(names.values()), partitions)
+        full_env = {
+            **os.environ,
+            "CDRWATCH_BROKER": broker.url,
+            "CDRWATCH_APP_ID": app_id or f"cdrwatch-{suffix}",
+            "CDRWATCH_EVENTS_TOPIC": names["events"],
+            "CDRWATCH_ALERTS_TOPIC": names["alerts"],
+            "CDRWATCH_DLQ_TOPIC": names["dlq"],
+            "CDRWATCH_KEYED_TOPIC": names["keyed"],
+            "CDRWATCH_PARTITIONS": str(partitions),
+            "CDRWATCH_METRICS_PORT": str(free_port()),
+            "CDRWATCH_DATA_DIR": str(tmp_path / f"data-{len(started)}"),
+            "CDRWATCH_IDLE_FLUSH_S": "3",
+            "CDRWATCH_FLUSH_INTERVAL_S": "1",
+            **env,
+        }
+        if policy is not None:
+            full_env["CDRWATCH_POLICY"] = str(policy)
+        worker = Worker(broker.bootstrap, full_env, tmp_path / f"worker-{len(started)}.log",
+                        names=names)
+        started.append(worker)
+        return worker.start() if start else worker
+
+    yield factory
+    for worker in started:
+        worker.stop()
+
+
+def produce(bootstrap: str, topic: str, values: list[bytes]) -> None:
+    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+    for value in values:
+        producer.send(topic, value=value)
+    producer.flush()
+    producer.close()
+
+
+def consume(bootstrap: str, topic: str, until: int | None = None, idle_s: float = 5.0,
+            timeout_s: float = 90.0) -> list[bytes]:
+    """Every value on `topic` from the start: stop at `until` values, or when idle after some."""
+    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                             consumer_timeout_ms=500)
+    out: list[bytes] = []
+    deadline = time.monotonic() + timeout_s
+    last = time.monotonic()
+    try:
+        while time.monotonic() < deadline:
+            got = consumer.poll(timeout_ms=500)
+            for records in got.values():
+                out.extend(r.value for r in records)
+                last = time.monotonic()
+            if until is not None and len(out) >= until:
+                break
+            if until is None and out and time.monotonic() - last > idle_s:
+                break
+    finally:
+        consumer.close()
+    return out
