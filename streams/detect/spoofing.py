@@ -33,6 +33,14 @@ def protected_set(policy: Policy) -> frozenset[str]:
     return _number_set(tuple(policy.protected_numbers.numbers), policy.home_country)
 
 
+def is_protected(e164: str | None, policy: Policy) -> bool:
+    """On the do-not-originate list, or in a number class that never places calls."""
+    if not e164:
+        return False
+    prefixes = tuple(policy.protected_numbers.prefixes)
+    return e164 in protected_set(policy) or e164.startswith(prefixes)
+
+
 def _allowed(call: Call, policy: Policy) -> bool:
     allow = policy.allowlist
     region = policy.home_country
@@ -70,7 +78,7 @@ def _protected(call: Call, policy: Policy) -> Verdict | None:
 def _domestic_from_abroad(call: Call, policy: Policy) -> Verdict | None:
     if call.ingress_kind != "international" or not call.domestic_caller or not call.caller.valid:
         return None
-    if call.caller.e164 in protected_set(policy):
+    if is_protected(call.caller.e164, policy):
         return None  # spoof_protected already says more
     kind = call.caller.kind
     trunk = call.event.ingress_trunk
@@ -95,7 +103,7 @@ def _domestic_from_abroad(call: Call, policy: Policy) -> Verdict | None:
 def _invalid(call: Call, policy: Policy) -> Verdict | None:
     caller = call.caller
     spoofing = policy.spoofing
-    if caller.form == "anonymous" or caller.e164 in protected_set(policy):
+    if caller.form == "anonymous" or is_protected(caller.e164, policy):
         return None
     if caller.form == "garbage":
         why = f"caller ID {caller.raw[:32]!r} is not a dialable number"
@@ -129,7 +137,7 @@ def _network_mismatch(call: Call, policy: Policy) -> Verdict | None:
         return None
     if net.country_code == call.caller.country_code:
         return None
-    if not (call.domestic_caller or call.caller.e164 in protected_set(policy)):
+    if not (call.domestic_caller or is_protected(call.caller.e164, policy)):
         return None
     return Verdict(
         "spoof_network_mismatch", "high", 0.85,

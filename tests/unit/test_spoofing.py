@@ -1,0 +1,91 @@
+"""Per-call spoofing rules as input -> expected verdict tables."""
+
+from __future__ import annotations
+
+import pytest
+
+from streams.detect.calls import enrich
+from streams.detect.spoofing import verdicts
+from tests.unit.factories import cdr, policy
+
+P = policy()
+
+
+def rules_for(**fields: object) -> list[str]:
+    found, _ = verdicts(enrich(cdr(**fields), P), P)
+    return sorted(v.rule for v in found)
+
+
+@pytest.mark.parametrize("caller", ["4010086", "+394010086", "3201010086", "+393201010086",
+                                    "00393201010086", "0039 320 1010086", "+39409123"])
+def test_protected_number_in_any_format_is_flagged_once(caller: str) -> None:
+    assert rules_for(calling_number=caller) == ["spoof_protected"]
+
+
+def test_protected_number_is_flagged_on_a_national_trunk_too() -> None:
+    assert rules_for(calling_number="4010086", ingress_trunk="NAT-TIM-1") == ["spoof_protected"]
+
+
+@pytest.mark.parametrize(("fields", "expected"), [
+    ({"calling_number": "0612345678"}, ["spoof_domestic_from_abroad"]),
+    ({"calling_number": "3471234567", "calling_roaming": False}, ["spoof_domestic_from_abroad"]),
+    ({"calling_number": "3471234567"}, ["spoof_unverified_roaming"]),
+    ({"calling_number": "3471234567", "calling_roaming": True}, []),
+    ({"calling_number": "0612345678", "ingress_trunk": "NAT-TIM-1"}, []),
+    ({"calling_number": "0612345678", "ingress_trunk": "X", "ingress_kind": "international"},
+     ["spoof_domestic_from_abroad"]),
+    ({"calling_number": "+447911123456"}, []),
+])
+def test_home_caller_id_on_international_ingress(fields: dict, expected: list[str]) -> None:
+    assert rules_for(**fields) == expected
+
+
+@pytest.mark.parametrize(("caller", "trunk", "expected"), [
+    ("+447700900123", "INTL-BICS-1", ["spoof_invalid_caller"]),   # Ofcom drama range
+    ("+1555123456", "INTL-BICS-1", ["spoof_invalid_caller"]),     # wrong length
+    ("garbage!", "INTL-BICS-1", ["spoof_invalid_caller"]),
+    ("12345", "INTL-BICS-1", ["spoof_invalid_caller"]),           # short code from abroad
+    ("12345", "NAT-TIM-1", []),                                    # short code at home
+    ("899123456", "NAT-TIM-1", ["spoof_invalid_caller"]),          # premium rate
+    ("800123456", "NAT-TIM-1", ["spoof_invalid_caller"]),          # toll free
+    ("anonymous", "INTL-BICS-1", []),
+    ("", "NAT-TIM-1", []),
+])
+def test_invalid_caller_ids(caller: str, trunk: str, expected: list[str]) -> None:
+    assert rules_for(calling_number=caller, ingress_trunk=trunk) == expected
+
+
+def test_failed_stir_shaken_is_spoofed() -> None:
+    assert rules_for(verstat="TN-Validation-Failed") == ["spoof_stir_shaken"]
+    assert rules_for(verstat="TN-Validation-Passed", attestation="A") == []
+
+
+def test_weak_attestation_raises_the_score_of_other_verdicts() -> None:
+    strong, _ = verdicts(enrich(cdr(calling_number="0612345678"), P), P)
+    weak, _ = verdicts(enrich(cdr(calling_number="0612345678", attestation="C"), P), P)
+    assert weak[0].score > strong[0].score
+    assert "weak attestation" in weak[0].reason
+
+
+def test_home_caller_with_foreign_network_number_is_flagged() -> None:
+    found = rules_for(calling_number="0612345678", ingress_trunk="NAT-TIM-1",
+                      network_number="+447911123456")
+    assert found == ["spoof_network_mismatch"]
+
+
+def test_allowlisted_enterprise_trunk_presenting_its_customer_number_is_suppressed() -> None:
+    call = enrich(cdr(calling_number="+390212345678", ingress_trunk="ENT-ACME-SIP",
+                      network_number="+447911123456"), P)
+    found, suppressed = verdicts(call, P)
+    assert found == [] and [v.rule for v in suppressed] == ["spoof_network_mismatch"]
+
+
+def test_switched_off_rule_does_not_fire() -> None:
+    off = policy(spoofing={"protected": False})
+    found, _ = verdicts(enrich(cdr(calling_number="4010086"), off), off)
+    assert "spoof_protected" not in [v.rule for v in found]
+
+
+def test_every_verdict_explains_itself_with_the_number() -> None:
+    found, _ = verdicts(enrich(cdr(calling_number="+393201010086"), P), P)
+    assert "+393201010086" in found[0].reason and "INTL-BICS-1" in found[0].reason
