@@ -1,0 +1,78 @@
+"""The worker over the real embedded broker: alerts, dead letters, micro-batches, offline parity."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+
+from streams.events import DeadLetter, load_alert
+from streams.offline import alert_line, detect_files
+from streams.policy import load_policy
+from streams.replay import replay
+from streams.settings import DEFAULT_POLICY
+from tests.conftest import consume, produce
+
+pytestmark = pytest.mark.integration
+DEMO = Path(__file__).resolve().parents[2] / "streams" / "fixtures" / "demo.jsonl"
+
+
+def offline_lines(path: Path) -> list[bytes]:
+    report = detect_files([path], load_policy(DEFAULT_POLICY))
+    return sorted(alert_line(a) for a in report.result.alerts)
+
+
+def worker_lines(values: list[bytes]) -> list[bytes]:
+    return sorted(alert_line(load_alert(v)) for v in values)
+
+
+def test_worker_alerts_equal_offline_detect_on_the_demo_fixture(make_worker) -> None:
+    expected = offline_lines(DEMO)
+    detectors = {orjson.loads(line)["detector"] for line in expected}
+    assert {"spoof_protected", "burst_range", "wangiri_range"} <= detectors
+    worker = make_worker(partitions=1)
+    report = replay([DEMO], worker.bootstrap, worker.names["events"], progress=False)
+    assert report.sent == 5442 and report.invalid == []
+    got = consume(worker.bootstrap, worker.names["alerts"], until=len(expected), timeout_s=120)
+    assert worker_lines(got) == expected
+    assert all(load_alert(v).emitted_at is not None for v in got)
+
+
+def test_micro_batched_messages_give_the_same_alerts(make_worker, tmp_path: Path) -> None:
+    lines = DEMO.read_bytes().splitlines()
+    batched = tmp_path / "batched.jsonl"
+    batched.write_bytes(b"\n".join(b"[" + b",".join(lines[i:i + 100]) + b"]"
+                                   for i in range(0, len(lines), 100)))
+    expected = offline_lines(DEMO)
+    assert offline_lines(batched) == expected
+    worker = make_worker(partitions=1)
+    report = replay([batched], worker.bootstrap, worker.names["events"], progress=False)
+    assert report.sent == 55
+    got = consume(worker.bootstrap, worker.names["alerts"], until=len(expected), timeout_s=120)
+    assert worker_lines(got) == expected
+
+
+def test_bad_records_land_in_the_dead_letter_topic_and_good_ones_still_alert(make_worker) -> None:
+    good = {"record_id": "ok-1", "start_time": "2026-11-20T10:00:00Z", "duration_s": 5,
+            "answered": True, "calling_number": "4010086", "called_number": "3331234567",
+            "ingress_trunk": "INTL-BICS-1"}
+    values = [
+        b"this is not json",
+        orjson.dumps([{**good, "record_id": "ok-2"}, {"record_id": "half"}]),
+        orjson.dumps({**good, "start_time": "yesterday"}),
+        orjson.dumps(good),
+    ]
+    worker = make_worker()
+    produce(worker.bootstrap, worker.names["events"], values)
+    dead = [DeadLetter.model_validate_json(v)
+            for v in consume(worker.bootstrap, worker.names["dlq"], until=3)]
+    by_reason = sorted(d.reason.split(":")[0] for d in dead)
+    assert by_reason == ["invalid record", "invalid record", "not JSON"]
+    originals = {d.original for d in dead}
+    assert "this is not json" in originals
+    assert any(d.index_in_batch == 1 and '"half"' in d.original for d in dead)
+    assert all(d.source_topic == worker.names["events"] and d.source_offset >= 0 for d in dead)
+    alerts = [load_alert(v) for v in consume(worker.bootstrap, worker.names["alerts"], until=1)]
+    assert alerts[0].detector == "spoof_protected" and alerts[0].key == "+394010086"
+    assert set(alerts[0].record_ids) <= {"ok-1", "ok-2"}
