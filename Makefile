@@ -16,7 +16,7 @@ demo: $(BIN)/cdrwatch
 	$(BIN)/cdrwatch demo
 
 test: $(BIN)/cdrwatch
-	$(BIN)/ruff check streams tests deploy benchmarks
+	$(BIN)/ruff check .
 	$(BIN)/pytest -q
 
 bench: $(BIN)/cdrwatch
