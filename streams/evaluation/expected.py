@@ -1,0 +1,43 @@
+"""Which detectors are meant to catch which scenario: the one table to extend.
+
+A campaign counts as detected when any of its scenario's detectors alerts on its calls; a
+detector's recall is measured over the calls of the scenarios that name it. Detectors not
+(yet) in the engine may be listed: they show up as misses, which is the point.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+EXPECTED: Mapping[str, tuple[str, ...]] = {
+    # caller-ID spoofing
+    "protected_spoof": ("spoof_protected",),
+    "domestic_from_abroad": ("spoof_domestic_from_abroad", "spoof_unverified_roaming"),
+    "invalid_caller": ("spoof_invalid_caller",),
+    "stir_failed": ("spoof_stir_shaken",),
+    "neighbour_spoof": ("spoof_neighbour",),
+    "hotline_lookalike": ("spoof_lookalike", "spoof_protected", "spoof_invalid_caller"),
+    # international bursts
+    "intl_burst": ("burst_range", "burst_country"),
+    "wangiri": ("wangiri_range", "burst_range", "burst_country"),
+    "fanout_number": ("fanout_number",),
+    "slow_ramp": ("burst_ramp", "burst_range", "burst_country"),
+    "bombarded_subscriber": ("targeted_subscriber",),
+}
+
+NORMAL = "normal"
+
+
+def expected_for(scenario: str, table: Mapping[str, tuple[str, ...]] = EXPECTED
+                 ) -> tuple[str, ...]:
+    """The detectors meant for `scenario`; () for normal traffic or a scenario not listed."""
+    return tuple(table.get(scenario, ()))
+
+
+def targets(table: Mapping[str, tuple[str, ...]] = EXPECTED) -> dict[str, set[str]]:
+    """detector -> the scenarios it is meant to catch (the inverse of the table)."""
+    out: dict[str, set[str]] = {}
+    for scenario, detectors in table.items():
+        for detector in detectors:
+            out.setdefault(detector, set()).add(scenario)
+    return out
