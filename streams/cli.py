@@ -145,6 +145,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("generate", help="seeded synthetic CDR traffic with labels")
     traffic_cli.add_arguments(p)
     p.set_defaults(func=traffic_cli.run)
+
+    from streams.evaluation import cli as evaluation_cli
+
+    p = sub.add_parser("evaluate", help="precision, recall and latency on labelled traffic")
+    evaluation_cli.add_arguments(p)
+    p.set_defaults(func=evaluation_cli.run)
     return parser
 
 

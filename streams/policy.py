@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -43,6 +43,7 @@ class SpoofingProfile(_Frozen):
     invalid_caller_id: bool = True
     stir_shaken: bool = True
     network_mismatch: bool = True
+    lookalike: bool = True
     flag_premium_rate: bool = True
     flag_toll_free: bool = True
     # One open alert per rule and caller ID for this long; later calls update it.
@@ -71,6 +72,42 @@ class BurstProfile(_Frozen):
     country_warmup_windows: int = Field(12, ge=0)
 
 
+class RampProfile(_Frozen):
+    """Slow ramps: a CUSUM of calls above baseline over longer windows, per range."""
+
+    enabled: bool = True
+    window_s: int = Field(900, ge=60)
+    # Calls per window above the baseline mean that a range may add without accumulating.
+    allowance: float = Field(2.0, ge=0)
+    # Cumulative excess calls at which the ramp is reported.
+    decision: float = Field(15.0, gt=0)
+
+
+class VelocityProfile(_Frozen):
+    """One caller ID used implausibly: from abroad and at home at once, or too many calls.
+
+    International carriers are interchangeable (least-cost routing), so distinct trunks mean
+    little; a number seen on international and domestic ingress within minutes does.
+    """
+
+    enabled: bool = True
+    window_s: int = Field(600, ge=60)
+    # Handsets hold two calls (one on hold); multi-device (watch, eSIM twin) one or two more.
+    max_concurrent_mobile: int = Field(5, ge=2, description="simultaneous calls of one mobile")
+    # Calls needed on each side (abroad / home) before a mix counts: one stray record of a
+    # roamer is not yet a cloned or spoofed number.
+    min_calls_each_side: int = Field(2, ge=1)
+
+
+class NeighbourProfile(_Frozen):
+    """Caller IDs that copy the callee's number block, counted per ingress trunk."""
+
+    enabled: bool = True
+    digits: int = Field(6, ge=3, le=10, description="leading national digits shared")
+    window_s: int = Field(1800, ge=60)
+    min_distinct_callees: int = Field(10, ge=2)
+
+
 class FanoutProfile(_Frozen):
     enabled: bool = True
     window_s: int = Field(600, ge=10)
@@ -93,6 +130,7 @@ class TargetProfile(_Frozen):
 
 
 class Policy(_Frozen):
+    preset: str | None = Field(None, description="regulatory preset this policy starts from")
     home_country: str = Field("IT", description="ISO 3166 region of national numbers")
     protected_numbers: ProtectedNumbers = ProtectedNumbers()
     trunks: dict[str, IngressKind] = Field(default_factory=dict)
@@ -102,6 +140,9 @@ class Policy(_Frozen):
     fanout: FanoutProfile = FanoutProfile()
     wangiri: WangiriProfile = WangiriProfile()
     targeted: TargetProfile = TargetProfile()
+    ramp: RampProfile = RampProfile()
+    velocity: VelocityProfile = VelocityProfile()
+    neighbour: NeighbourProfile = NeighbourProfile()
     max_record_ids: int = Field(50, ge=1, le=1000, description="record_ids sample per alert")
 
     @field_validator("home_country")
@@ -117,15 +158,45 @@ class PolicyError(ValueError):
     """A policy file that cannot be used; the message names the file and the key."""
 
 
-def load_policy(path: Path | str) -> Policy:
-    path = Path(path)
+PRESETS = Path(__file__).parent / "policies" / "presets"
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        raw = path.read_bytes()
-        data = tomllib.loads(raw.decode("utf-8"))
+        return tomllib.loads(path.read_bytes().decode("utf-8"))
     except FileNotFoundError as exc:
         raise PolicyError(f"policy file {path} does not exist") from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise PolicyError(f"policy file {path} is not valid TOML: {exc}") from exc
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """Tables merge key by key; any other value (lists included) replaces the preset's."""
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def presets() -> list[str]:
+    return sorted(p.stem for p in PRESETS.glob("*.toml"))
+
+
+def load_policy(path: Path | str) -> Policy:
+    """Read a policy file; `preset = "it"` starts from a shipped regulatory preset."""
+    path = Path(path)
+    data = _read_toml(path)
+    name = data.get("preset")
+    if name is not None:
+        if name not in presets():
+            raise PolicyError(
+                f"policy file {path}: key 'preset': unknown preset {name!r}; "
+                f"choose one of {', '.join(presets())}"
+            )
+        data = _merge(_read_toml(PRESETS / f"{name}.toml"), data)
     try:
         return Policy.model_validate(data)
     except ValidationError as exc:

@@ -36,6 +36,7 @@ class Engine:
         self.policy = policy
         self.families = build_families(policy)
         self.range_digits = policy.bursts.range_digits
+        self.neighbour_digits = policy.neighbour.digits
 
     def route(self, event: CallEvent) -> Routing:
         call = enrich(event, self.policy)
@@ -46,6 +47,13 @@ class Engine:
             (v.rule, call.caller_key, Item(*base, note=(v.severity, v.score, v.reason)))
             for v in found if v.rule in self.families
         ]
+        fams = self.families
+        if "spoof_velocity" in fams and call.caller.valid:
+            mobile = "M" if call.caller.kind == "mobile" else "F"
+            routed.append(("spoof_velocity", call.caller_key,
+                           Item(*base, tag=f"{mobile}|{call.ingress_kind}|{ev.ingress_trunk}")))
+        if "spoof_neighbour" in fams and self._neighbour(call):
+            routed.append(("spoof_neighbour", f"trunk:{ev.ingress_trunk}", Item(*base)))
         if call.foreign_caller and call.ingress_kind != "internal":
             item = Item(*base)
             keys = {
@@ -54,9 +62,17 @@ class Engine:
                 "wangiri_range": call.caller.range_key(self.range_digits),
                 "fanout_number": call.caller_key,
                 "targeted_subscriber": call.callee_key,
+                "burst_ramp": call.caller.range_key(self.range_digits),
             }
             routed.extend((fam, key, item) for fam, key in keys.items() if fam in self.families)
         return Routing(call, found, suppressed, routed)
+
+    def _neighbour(self, call: Call) -> bool:
+        """Caller ID in the callee's own number block, yet not the callee."""
+        caller, callee, digits = call.caller, call.callee, self.neighbour_digits
+        return (caller.valid and caller.country_code == callee.country_code
+                and caller.e164 != callee.e164 and len(callee.nsn) > digits
+                and caller.nsn[:digits] == callee.nsn[:digits])
 
     def apply(self, family: str, key: str, state: State | None,
               items: list[Item]) -> tuple[State, list[Alert], int]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from streams.detect.campaigns import RampFamily, VelocityFamily
 from streams.detect.countmodel import nb_tail, nb_threshold
 from streams.detect.windowed import Family, Item, State
 from streams.events import Severity
@@ -39,6 +40,8 @@ class BurstFamily(Family):
         return max(self.p.min_count, limit), round(mean, 3)
 
     def learn(self, state: State, agg: dict[str, Any] | None) -> None:
+        if agg is not None and agg["fired"]:
+            return  # never learn an attack as normal
         lr = self.p.learning_rate
         count = agg["n"] if agg else 0
         base = state.get("base", self.p.prior_mean)
@@ -150,7 +153,8 @@ class SpoofFamily(Family):
 
 
 SPOOF_RULES = ("spoof_protected", "spoof_domestic_from_abroad", "spoof_unverified_roaming",
-               "spoof_invalid_caller", "spoof_stir_shaken", "spoof_network_mismatch")
+               "spoof_invalid_caller", "spoof_stir_shaken", "spoof_network_mismatch",
+               "spoof_lookalike")
 
 
 def build_families(policy: Policy) -> dict[str, Family]:
@@ -174,4 +178,13 @@ def build_families(policy: Policy) -> dict[str, Family]:
         fams["targeted_subscriber"] = DistinctFamily(
             "targeted_subscriber", t.window_s, late, t.min_distinct_callers, "caller", 4096,
             ids, "international callers")
+    if policy.ramp.enabled:
+        fams["burst_ramp"] = RampFamily(policy.ramp, b.prior_mean, b.learning_rate, late, ids)
+    if policy.velocity.enabled:
+        fams["spoof_velocity"] = VelocityFamily(policy.velocity, late, ids)
+    n = policy.neighbour
+    if n.enabled:
+        fams["spoof_neighbour"] = DistinctFamily(
+            "spoof_neighbour", n.window_s, late, n.min_distinct_callees, "callee", 4096, ids,
+            f"subscribers called with a caller ID sharing their first {n.digits} digits")
     return fams

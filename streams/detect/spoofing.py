@@ -7,10 +7,11 @@ from functools import lru_cache
 
 from streams.detect.calls import Call
 from streams.events import Severity
-from streams.numbering import normalise
+from streams.numbering import classify, normalise
 from streams.policy import Policy
 
 FAILED_VERSTAT = "tn-validation-failed"
+LOOKALIKE_MIN_DIGITS = 6
 WEAK_VERSTAT = "no-tn-validation"
 
 
@@ -51,6 +52,34 @@ def _allowed(call: Call, policy: Policy) -> bool:
         return True
     trunk_numbers = allow.trunk_numbers.get(call.event.ingress_trunk)
     return bool(key and trunk_numbers and key in _number_set(tuple(trunk_numbers), region))
+
+
+@lru_cache(maxsize=64)
+def _protected_digits(numbers: tuple[str, ...], region: str) -> tuple[tuple[str, str], ...]:
+    """(national digits, E.164) of protected numbers long enough to be recognised inside
+    another number; short codes are too short to tell a copy from chance."""
+    out = []
+    for raw in numbers:
+        n = classify(raw, region)
+        if n.e164 and len(n.nsn) >= LOOKALIKE_MIN_DIGITS:
+            out.append((n.nsn, n.e164))
+    return tuple(out)
+
+
+def _lookalike(call: Call, policy: Policy) -> Verdict | None:
+    caller = call.caller
+    if caller.form in ("anonymous", "garbage") or is_protected(caller.e164, policy):
+        return None
+    digits = "".join(ch for ch in caller.raw if ch.isdigit())
+    for nsn, e164 in _protected_digits(tuple(policy.protected_numbers.numbers),
+                                       policy.home_country):
+        if nsn in digits:
+            return Verdict(
+                "spoof_lookalike", "high", 0.9,
+                f"caller ID {caller.raw.strip()[:32]} is built around the digits of protected "
+                f"number {e164} (a look-alike of an official hotline)",
+            )
+    return None
 
 
 def _weak_attestation(call: Call) -> bool:
@@ -149,10 +178,13 @@ def _network_mismatch(call: Call, policy: Policy) -> Verdict | None:
 def verdicts(call: Call, policy: Policy) -> tuple[list[Verdict], list[Verdict]]:
     """(verdicts, suppressed): what the enabled rules found, and what the allowlist silenced."""
     rules = policy.spoofing
+    lookalike = rules.lookalike and _lookalike(call, policy)
     found = [
         rules.protected and _protected(call, policy),
         rules.domestic_on_international and _domestic_from_abroad(call, policy),
-        rules.invalid_caller_id and _invalid(call, policy),
+        lookalike,
+        # a look-alike is usually invalid too; the look-alike verdict says more
+        not lookalike and rules.invalid_caller_id and _invalid(call, policy),
         rules.stir_shaken and _stir_shaken(call),
         rules.network_mismatch and _network_mismatch(call, policy),
     ]

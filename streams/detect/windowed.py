@@ -36,15 +36,16 @@ class Item:
     duration_s: float
     answered: bool
     note: tuple[str, float, str] | None = None  # (severity, score, reason) of a verdict
+    tag: str = ""  # what else a statistic needs, e.g. the ingress trunk
 
     def pack(self) -> list[Any]:
         return [self.ts, self.record_id, self.caller, self.callee, self.duration_s,
-                self.answered, list(self.note) if self.note else None]
+                self.answered, list(self.note) if self.note else None, self.tag]
 
     @classmethod
     def unpack(cls, row: list[Any]) -> Item:
         note = tuple(row[6]) if row[6] else None
-        return cls(row[0], row[1], row[2], row[3], row[4], row[5], note)  # type: ignore[arg-type]
+        return cls(*row[:6], note, row[7])  # type: ignore[arg-type]
 
 
 class Family:
@@ -74,7 +75,7 @@ class Family:
         raise NotImplementedError
 
     def learn(self, state: State, agg: dict[str, Any] | None) -> None:
-        """Fold a closed window (None: an empty one) into the key's baseline."""
+        """Fold a closed window (None: an empty one) into the key's baseline or running sums."""
 
     def rate(self, key: str, agg: dict[str, Any]) -> tuple[Severity, float]:
         ratio = self.value(agg) / max(agg["thr"], 1)
@@ -136,15 +137,14 @@ def _close(fam: Family, key: str, state: State, upto: float, out: list[Alert]) -
             for _ in range(max(0, (ws - state["closed"]) // size)):
                 fam.learn(state, None)
         state["closed"] = ws + size
+        fam.learn(state, agg)
         sustained = state["inc"] is not None and fam.value(agg) >= agg["thr"] * HYSTERESIS
         if agg["fired"] or sustained:
             state["last"] = max(ws, state["last"])
             out.append(_alert(fam, key, state, ws, agg, "update", ws + size))
-        else:
-            fam.learn(state, agg)
-            if state["inc"] is not None and ws > state["last"]:
-                out.append(_alert(fam, key, state, ws, agg, "resolved", ws + size))
-                state["inc"] = None
+        elif state["inc"] is not None and ws > state["last"]:
+            out.append(_alert(fam, key, state, ws, agg, "resolved", ws + size))
+            state["inc"] = None
     if state["inc"] is not None and state["last"] + 2 * size + fam.lateness_s <= upto \
             and str(state["last"] + size) not in state["win"]:
         quiet = state["last"] + size

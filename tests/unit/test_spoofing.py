@@ -89,3 +89,26 @@ def test_switched_off_rule_does_not_fire() -> None:
 def test_every_verdict_explains_itself_with_the_number() -> None:
     found, _ = verdicts(enrich(cdr(calling_number="+393201010086"), P), P)
     assert "+393201010086" in found[0].reason and "INTL-BICS-1" in found[0].reason
+
+
+CN = policy(home_country="CN", protected_numbers={"numbers": ["4006816666", "96110"],
+                                                  "prefixes": ["+86400"]},
+            trunks={"INTL-BICS-1": "international"})
+
+
+@pytest.mark.parametrize(("caller", "expected"), [
+    ("004006816666", ["spoof_lookalike"]),          # "00" + the hotline's digits
+    ("008524006816666", ["spoof_lookalike"]),       # a Hong Kong number built around it
+    ("4006816666", ["spoof_protected"]),            # the hotline itself
+    ("96110", ["spoof_protected"]),                 # anti-fraud line without its area code
+    ("+4006816666", ["spoof_lookalike"]),           # "+" and the hotline's digits
+    ("0040068166", ["spoof_invalid_caller"]),       # part of the digits: not a look-alike
+])
+def test_china_hotline_impersonation(caller: str, expected: list[str]) -> None:
+    found, _ = verdicts(enrich(cdr(calling_number=caller), CN), CN)
+    assert sorted(v.rule for v in found) == expected
+
+
+def test_96110_with_an_area_code_is_the_real_anti_fraud_centre() -> None:
+    found, _ = verdicts(enrich(cdr(calling_number="01096110", ingress_trunk="NAT"), CN), CN)
+    assert "spoof_protected" not in [v.rule for v in found]
