@@ -86,7 +86,7 @@ async def _serve_metrics() -> None:
     metrics.serve(settings.metrics_port, settings.metrics_host)
 
 
-from streams.agents import ingest, keyed  # noqa: E402,F401  (registers the agents)
+from streams.agents import health, ingest, keyed  # noqa: E402,F401  (registers the agents)
 
 
 def main() -> None:

@@ -10,11 +10,13 @@ import shutil
 import subprocess
 from pathlib import Path
 from types import ModuleType
+from typing import get_args
 
 import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.metrics import MetricWrapperBase
 
+from streams.events import AlertStatus, Severity
 from streams.metrics import Metrics
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,6 +26,9 @@ REGENERATE = "python deploy/grafana/dashboards.py"
 METRIC = re.compile(r"\bcdrwatch_[a-z0-9_]+")
 GROUPING = re.compile(r"\b(?:by|without)\s*\(([^)]*)\)")
 MATCHER = re.compile(r"([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)\s*\"")
+# Label values the worker can export, for labels whose values are a closed set.
+VALUE_MATCHER = re.compile(r"\b(status|severity)\s*=\s*\"([^\"]*)\"")
+CLOSED_VALUES = {"status": set(get_args(AlertStatus)), "severity": set(get_args(Severity))}
 TARGET_LABELS = {"job", "instance", "le"}  # added by Prometheus, or the histogram bucket
 
 
@@ -122,6 +127,33 @@ def test_dashboard_query_uses_real_metrics_and_labels(name: str, expr: str) -> N
 def test_rules_use_real_metrics(file: str) -> None:
     unknown = sorted(set(METRIC.findall(_rule_texts()[file])) - set(EXPORTED))
     assert not unknown, f"{file} uses metrics not in streams/metrics.py: {unknown}"
+
+
+def test_matched_label_values_exist() -> None:
+    """A matcher on a value the worker never exports (status="opened") matches nothing."""
+    texts = [*_rule_texts().values(), *boards.all_queries().values()]
+    found = [(label, value) for text in texts for label, value in VALUE_MATCHER.findall(text)]
+    assert ("status", "open") in found
+    wrong = sorted({(label, v) for label, v in found if v not in CLOSED_VALUES[label]})
+    assert not wrong, f"label values the worker never exports: {wrong}"
+
+
+def test_alert_storm_counts_only_opened_alerts() -> None:
+    """Updates and resolutions of one big incident must not page as a storm."""
+    rule = _rule_texts()["rules.yml"].split("alert: CdrwatchAlertStorm", 1)[1]
+    expr = re.search(r"expr: (.*)", rule)
+    assert expr and 'cdrwatch_alerts_total{status="open"}' in expr.group(1)
+
+
+def test_readme_lists_every_metric_and_rule() -> None:
+    readme = (ROOT / "deploy" / "README.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"`(cdrwatch_[a-z0-9_]+)`", readme))
+    parts = ("_created", "_sum", "_count", "_bucket")
+    series = {n for n in EXPORTED if n.startswith("cdrwatch_") and not n.endswith(parts)}
+    series |= {n.removesuffix("_bucket") for n in EXPORTED if n.endswith("_bucket")}
+    assert not series - documented, f"deploy/README.md lacks {sorted(series - documented)}"
+    rules = re.findall(r"- alert: (\w+)", _rule_texts()["rules.yml"])
+    assert rules and all(f"**{rule}**" in readme for rule in rules)
 
 
 def test_rule_test_series_have_real_labels() -> None:
