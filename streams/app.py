@@ -11,6 +11,7 @@ import faust
 
 from streams import __version__
 from streams.detect.engine import Engine
+from streams.detect.families import SPOOF_RULES
 from streams.metrics import Metrics
 from streams.policy import load_policy, policy_hash
 from streams.settings import Settings, get_settings
@@ -56,6 +57,7 @@ settings = get_settings()
 policy = load_policy(settings.policy)
 engine = Engine(policy)
 metrics = Metrics()
+metrics.prime(sorted(engine.families), sorted(SPOOF_RULES), sorted(engine.families))
 metrics.info.info({"version": __version__, "policy_hash": policy_hash(policy)})
 app = create_app(settings)
 

@@ -57,7 +57,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from streams.app import app, settings
 
     loop = ["--loop", "uvloop"] if args.uvloop else []
-    sys.argv = [sys.argv[0], *loop, "worker", "-l", settings.log_level]
+    # Faust's own web server is off (web_enabled=False), but the CLI starts it unless told.
+    sys.argv = [sys.argv[0], *loop, "worker", "--without-web", "-l", settings.log_level]
     app.main()
     return 0
 

@@ -78,6 +78,19 @@ class Metrics:
         for reason in REJECT_REASONS:
             self.rejected.labels(reason=reason)
 
+    def prime(self, detectors: list[str], rules: list[str], families: list[str]) -> None:
+        """Create every known label child at 0, so the first increments show in rate()."""
+        for detector in detectors:
+            self.open_alerts.labels(detector=detector)
+            for severity in ("info", "low", "medium", "high", "critical"):
+                for status in ("open", "update", "resolved"):
+                    self.alerts.labels(detector, severity, status)
+        for rule in rules:
+            self.verdicts.labels(rule=rule)
+            self.suppressed.labels(rule=rule)
+        for family in families:
+            self.late.labels(family=family)
+
     def serve(self, port: int, host: str = "0.0.0.0") -> None:
         if port:
             start_http_server(port, addr=host, registry=self.registry)

@@ -30,6 +30,19 @@ def dead_letter(bad: BadRecord, topic: str, partition: int, offset: int) -> byte
     ).model_dump_json().encode()
 
 
+# events partition -> the latest event time seen on it
+partition_time: dict[int, float] = {}
+
+
+def low_watermark() -> float | None:
+    """Event time every assigned events partition has reached: windows before it are done."""
+    name = events_topic.get_topic_name()
+    assigned = {tp.partition for tp in (app.consumer.assignment() if app.consumer else ())
+                if tp.topic == name}
+    seen = [ts for p, ts in partition_time.items() if p in assigned]
+    return min(seen) if seen else None
+
+
 @app.agent(events_topic)
 async def ingest(stream):  # type: ignore[no-untyped-def]
     async for batch in stream.take_events(settings.batch_size, within=settings.batch_within_s):
@@ -58,8 +71,10 @@ async def ingest(stream):  # type: ignore[no-untyped-def]
                 if routing.call.caller.form == "anonymous":
                     metrics.withheld.inc()
                 last_ts = routing.call.ts
+                if routing.call.ts > partition_time.get(msg.partition, 0.0):
+                    partition_time[msg.partition] = routing.call.ts
             metrics.valid.inc(len(good))
-        for partition, value in pack(routed, settings.partitions).items():
+        for partition, value in pack(routed, settings.partitions, low_watermark()):
             await keyed_topic.send(value=value, partition=partition)
         elapsed = time.perf_counter() - started
         metrics.messages.inc(len(batch))

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from faust.types import TP
 
-from streams.agents.routing import unpack
+from streams.agents.routing import safe_time, unpack
 from streams.app import alerts_topic, app, engine, keyed_topic, metrics, settings, state_table
 from streams.detect.windowed import State, is_idle
 from streams.events import Alert, dump_alert
@@ -17,8 +17,8 @@ log = logging.getLogger(__name__)
 
 # family|key -> (monotonic time of its last call, keyed-topic partition), for the idle flush.
 touched: dict[str, tuple[float, int]] = {}
-# keyed-topic partition -> (max event time seen, monotonic time it last advanced).
-stream_time: dict[int, tuple[float, float]] = {}
+# keyed-topic partition -> sender -> (its low watermark, monotonic time of its last message)
+senders: dict[int, dict[str, tuple[float | None, float]]] = {}
 
 
 async def publish(alerts: list[Alert]) -> None:
@@ -42,22 +42,19 @@ def _observe(family: str, key: str, state: State) -> None:
     metrics.window_baseline.labels(country_code=key).set(current["base"] or 0)
 
 
-def _advance(partition: int, ts: float) -> None:
-    seen = stream_time.get(partition)
-    if seen is None or ts > seen[0]:
-        stream_time[partition] = (ts, time.monotonic())
 
 
 @app.agent(keyed_topic)
 async def keyed(stream):  # type: ignore[no-untyped-def]
     async for event in stream.events():
         partition = event.message.partition
-        for (family, key), items in unpack(event.value).items():
+        sender, watermark, groups = unpack(event.value)
+        senders.setdefault(partition, {})[sender] = (watermark, time.monotonic())
+        for (family, key), items in groups.items():
             fk = f"{family}|{key}"
             state, alerts, late = engine.apply(family, key, state_table.get(fk), items)
             state_table[fk] = state
             touched[fk] = (time.monotonic(), partition)
-            _advance(partition, items[-1].ts)
             if late:
                 metrics.late.labels(family=family).inc(late)
             _observe(family, key, state)
@@ -68,7 +65,7 @@ async def keyed(stream):  # type: ignore[no-untyped-def]
 async def flush_silent_keys() -> None:
     """Close windows of keys that stopped calling: their own calls would never close them.
 
-    While the partition flows, windows close at the partition's stream time (pure event-time
+    While the partition flows, windows close at its safe stream time (pure event-time
     semantics); once the whole partition has paused, they close as at the end of a stream.
     """
     now = time.monotonic()
@@ -80,10 +77,13 @@ async def flush_silent_keys() -> None:
         if state is None or TP(keyed_topic.get_topic_name(), partition) not in assigned:
             del touched[fk]
             continue
-        max_ts, advanced = stream_time.get(partition, (None, now))
-        paused = now - advanced >= settings.idle_flush_s
+        safe_ts, silent_s = safe_time(senders.get(partition, {}), now,
+                                      4 * settings.idle_flush_s)
+        paused = silent_s >= settings.idle_flush_s
+        if not paused and safe_ts is None:
+            continue
         family, key = fk.split("|", 1)
-        state, alerts = engine.flush(family, key, state, None if paused else max_ts)
+        state, alerts = engine.flush(family, key, state, None if paused else safe_ts)
         if is_idle(state) or paused:
             del touched[fk]
         state_table.data[fk] = state

@@ -1,0 +1,72 @@
+"""Operator policy files: defaults, presets, and errors that name the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from streams.cli import main
+from streams.policy import PolicyError, load_policy, presets
+from streams.settings import DEFAULT_POLICY
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "policy.toml"
+    path.write_text(text)
+    return path
+
+
+def test_bundled_default_policy_loads_with_its_documented_values() -> None:
+    policy = load_policy(DEFAULT_POLICY)
+    assert policy.home_country == "IT"
+    assert policy.trunks["INTL-BICS-1"] == "international"
+    assert policy.bursts.window_s == 300 and policy.bursts.min_count == 20
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('home_country = "XX"', "key 'home_country': Value error, unknown ISO region 'XX'"),
+    ("[bursts]\nwindow_s = 5", "key 'bursts.window_s'"),
+    ('[trunks]\n"T1" = "satellite"', "key 'trunks.T1'"),
+    ("[burst]\nwindow_s = 300", "key 'burst': Extra inputs are not permitted"),
+    ("home_country = ", "is not valid TOML"),
+    ('preset = "fr"', "key 'preset': unknown preset 'fr'"),
+])
+def test_bad_policy_is_refused_with_the_key_named(tmp_path: Path, text: str,
+                                                   message: str) -> None:
+    with pytest.raises(PolicyError, match=r"^policy file ") as err:
+        load_policy(write(tmp_path, text))
+    assert message in str(err.value)
+
+
+def test_missing_policy_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(PolicyError, match="does not exist"):
+        load_policy(tmp_path / "nope.toml")
+
+
+@pytest.mark.parametrize("name", ["it", "uk", "us", "cn"])
+def test_every_preset_loads_and_names_its_regulator(name: str) -> None:
+    assert name in presets()
+    path = DEFAULT_POLICY.parent / "presets" / f"{name}.toml"
+    header = path.read_text().splitlines()[0]
+    assert any(reg in header for reg in ("AGCOM", "Ofcom", "FCC", "MIIT"))
+
+
+def test_operator_overrides_a_preset_key_by_key(tmp_path: Path) -> None:
+    policy = load_policy(write(tmp_path, (
+        'preset = "cn"\n[protected_numbers]\nnumbers = ["4006816666"]\n'
+        "[spoofing]\nflag_toll_free = false\n")))
+    assert policy.home_country == "CN"
+    assert policy.protected_numbers.numbers == ["4006816666"]       # replaced
+    assert policy.protected_numbers.prefixes == ["+86400", "+86800"]  # kept from the preset
+    assert policy.spoofing.flag_toll_free is False
+    assert policy.spoofing.lookalike is True
+
+
+def test_cli_refuses_a_bad_policy_before_starting(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    bad = write(tmp_path, "[bursts]\nmin_count = 0")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["detect", str(bad.parent / "x.jsonl"), "--policy", str(bad)])
+    assert exit_info.value.code == 2
+    assert "key 'bursts.min_count'" in capsys.readouterr().err

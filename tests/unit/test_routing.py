@@ -1,0 +1,35 @@
+"""Keyed-topic packing: stable partitions, bounded messages, order kept, safe stream time."""
+
+from __future__ import annotations
+
+from streams.agents.routing import pack, partition_of, safe_time, unpack
+from streams.detect.windowed import Item
+
+
+def items(n: int) -> list:
+    return [("burst_range", f"+63917{i % 3}", Item(float(i), f"r{i}", "+63", "+39", 1.0, True))
+            for i in range(n)]
+
+
+def test_partition_is_stable_and_within_range() -> None:
+    assert partition_of("burst_range", "+6391755", 8) == partition_of("burst_range", "+6391755", 8)
+    assert {partition_of("f", str(k), 4) for k in range(200)} == {0, 1, 2, 3}
+
+
+def test_large_batches_are_split_and_each_key_keeps_its_order() -> None:
+    messages = pack(items(25), partitions=1, watermark=9.0, sender="w1", max_rows=10)
+    assert [p for p, _ in messages] == [0, 0, 0]
+    seen: dict[tuple[str, str], list[str]] = {}
+    for _, value in messages:
+        sender, mark, groups = unpack(value)
+        assert (sender, mark) == ("w1", 9.0)
+        for key, its in groups.items():
+            seen.setdefault(key, []).extend(i.record_id for i in its)
+    assert seen[("burst_range", "+639170")] == [f"r{i}" for i in range(0, 25, 3)]
+
+
+def test_safe_time_follows_the_slowest_recent_sender() -> None:
+    heard = {"a": (1000.0, 50.0), "b": (700.0, 55.0), "old": (10.0, 0.0)}
+    assert safe_time(heard, now=60.0, horizon_s=30) == (700.0, 5.0)
+    assert safe_time({**heard, "c": (None, 58.0)}, now=60.0, horizon_s=30)[0] is None
+    assert safe_time({}, now=60.0, horizon_s=30) == (None, 0.0)
