@@ -93,7 +93,8 @@ class VelocityProfile(_Frozen):
     enabled: bool = True
     window_s: int = Field(600, ge=60)
     # Handsets hold two calls (one on hold); multi-device (watch, eSIM twin) one or two more.
-    max_concurrent_mobile: int = Field(5, ge=2, description="simultaneous calls of one mobile")
+    max_concurrent_mobile: int = Field(
+        5, ge=2, description="simultaneous calls of one mobile number that raise the alarm")
     # Calls needed on each side (abroad / home) before a mix counts: one stray record of a
     # roamer is not yet a cloned or spoofed number.
     min_calls_each_side: int = Field(2, ge=1)
@@ -119,7 +120,10 @@ class WangiriProfile(_Frozen):
     enabled: bool = True
     window_s: int = Field(600, ge=10)
     min_calls: int = Field(20, ge=2)
-    short_call_s: float = Field(3.0, ge=0)
+    short_call_s: float = Field(3.0, ge=0, description="answered calls shorter are one-ring")
+    # An unanswered call the caller abandoned within one ring cadence (ITU-T E.180: about
+    # 1 s on, 4 s off); busy / no-answer / rejected releases are the callee's side, not it.
+    max_ring_s: float = Field(6.0, ge=0)
     min_short_share: float = Field(0.8, gt=0, le=1)
 
 

@@ -7,8 +7,9 @@ import time
 from datetime import UTC, datetime
 
 import orjson
+from faust.types import TP
 
-from streams.agents.routing import pack
+from streams.agents.routing import pack, watermark_of
 from streams.app import app, dlq_topic, engine, events_topic, keyed_topic, metrics, settings
 from streams.detect.engine import Routed
 from streams.events import BadRecord, DeadLetter, decode_message
@@ -30,8 +31,12 @@ def dead_letter(bad: BadRecord, topic: str, partition: int, offset: int) -> byte
     ).model_dump_json().encode()
 
 
-# events partition -> the latest event time seen on it
-partition_time: dict[int, float] = {}
+# events partition -> (latest event time seen on it, monotonic time of its last message)
+partition_time: dict[int, tuple[float, float]] = {}
+# events partition -> monotonic time this worker first saw it assigned
+assigned_at: dict[int, float] = {}
+# events partition -> offset of the last message read
+last_offset: dict[int, int] = {}
 
 
 def low_watermark() -> float | None:
@@ -39,8 +44,16 @@ def low_watermark() -> float | None:
     name = events_topic.get_topic_name()
     assigned = {tp.partition for tp in (app.consumer.assignment() if app.consumer else ())
                 if tp.topic == name}
-    seen = [ts for p, ts in partition_time.items() if p in assigned]
-    return min(seen) if seen else None
+    now = time.monotonic()
+    caught_up = set()
+    for p in assigned:
+        assigned_at.setdefault(p, now)
+        high = app.consumer.highwater(TP(name, p))
+        read = last_offset.get(p)
+        if high is not None and read is not None and read + 1 >= high:
+            caught_up.add(p)
+    return watermark_of(partition_time, assigned_at, assigned, caught_up, now,
+                        settings.idle_flush_s)
 
 
 @app.agent(events_topic)
@@ -52,6 +65,7 @@ async def ingest(stream):  # type: ignore[no-untyped-def]
         last_ts = None
         for event in batch:
             msg = event.message
+            last_offset[msg.partition] = msg.offset
             good, bad = decode_message(event.value or b"")
             n_events += len(good) + len(bad)
             for b in bad:
@@ -71,8 +85,8 @@ async def ingest(stream):  # type: ignore[no-untyped-def]
                 if routing.call.caller.form == "anonymous":
                     metrics.withheld.inc()
                 last_ts = routing.call.ts
-                if routing.call.ts > partition_time.get(msg.partition, 0.0):
-                    partition_time[msg.partition] = routing.call.ts
+                if routing.call.ts > partition_time.get(msg.partition, (0.0, 0.0))[0]:
+                    partition_time[msg.partition] = (routing.call.ts, time.monotonic())
             metrics.valid.inc(len(good))
         for partition, value in pack(routed, settings.partitions, low_watermark()):
             await keyed_topic.send(value=value, partition=partition)

@@ -49,10 +49,14 @@ async def keyed(stream):  # type: ignore[no-untyped-def]
     async for event in stream.events():
         partition = event.message.partition
         sender, watermark, groups = unpack(event.value)
-        senders.setdefault(partition, {})[sender] = (watermark, time.monotonic())
+        now = time.monotonic()
+        heard = senders.setdefault(partition, {})
+        heard[sender] = (watermark, now)
+        safe_ts = safe_time(heard, now, 4 * settings.idle_flush_s)[0]
         for (family, key), items in groups.items():
             fk = f"{family}|{key}"
-            state, alerts, late = engine.apply(family, key, state_table.get(fk), items)
+            state, alerts, late = engine.apply(family, key, state_table.get(fk), items,
+                                               upto=safe_ts if safe_ts is not None else 0.0)
             state_table[fk] = state
             touched[fk] = (time.monotonic(), partition)
             if late:

@@ -60,3 +60,26 @@ def safe_time(heard: dict[str, tuple[float | None, float]], now: float,
     marks = [w for w in recent if w is not None]
     last = max((at for _, at in heard.values()), default=now)
     return (min(marks) if marks and len(marks) == len(recent) else None), now - last
+
+
+def watermark_of(seen: dict[int, tuple[float, float]], assigned_at: dict[int, float],
+                 assigned: set[int], caught_up: set[int], now: float,
+                 idle_s: float) -> float | None:
+    """Low watermark of the events partitions one ingest reads.
+
+    `seen` maps partition -> (latest event time, when it last delivered). A partition holds
+    the watermark back until it is both silent for `idle_s` and read up to its high
+    watermark (`caught_up`): only then is it idle rather than lagging behind a faster one.
+    A partition never heard from holds it back for ten times `idle_s` after assignment
+    (the client knows its high watermark only once it fetched from it, so an empty partition
+    and one not fetched yet look alike). None: nothing can be closed yet.
+    """
+    marks = []
+    for p in assigned:
+        if p in seen:
+            ts, at = seen[p]
+            if now - at < idle_s or p not in caught_up:
+                marks.append(ts)
+        elif now - assigned_at.get(p, now) < 10 * idle_s:
+            return None
+    return min(marks) if marks else None

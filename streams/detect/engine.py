@@ -19,6 +19,13 @@ from streams.policy import Policy
 Routed = tuple[str, str, Item]  # (family, key, item)
 
 
+def _held_s(ev: CallEvent) -> float:
+    """Seconds the call occupied the line: connected time, or ringing time if unanswered."""
+    if ev.answered or ev.end_time is None:
+        return ev.duration_s
+    return max(0.0, (ev.end_time - ev.start_time).total_seconds())
+
+
 @dataclass(slots=True)
 class Routing:
     """What one call produced before any state is touched."""
@@ -42,7 +49,7 @@ class Engine:
         call = enrich(event, self.policy)
         found, suppressed = verdicts(call, self.policy)
         ev = call.event
-        base = (call.ts, ev.record_id, call.caller_key, call.callee_key, ev.duration_s, ev.answered)
+        base = (call.ts, ev.record_id, call.caller_key, call.callee_key, _held_s(ev), ev.answered)
         routed: list[Routed] = [
             (v.rule, call.caller_key, Item(*base, note=(v.severity, v.score, v.reason)))
             for v in found if v.rule in self.families
@@ -55,7 +62,8 @@ class Engine:
         if "spoof_neighbour" in fams and self._neighbour(call):
             routed.append(("spoof_neighbour", f"trunk:{ev.ingress_trunk}", Item(*base)))
         if call.foreign_caller and call.ingress_kind != "internal":
-            item = Item(*base)
+            ring = "r" if not ev.answered and ev.end_time is not None else ""
+            item = Item(*base, tag=f"{ev.release_cause or ''}|{ring}")
             keys = {
                 "burst_range": call.caller.range_key(self.range_digits),
                 "burst_country": call.caller.country_key,
@@ -74,9 +82,9 @@ class Engine:
                 and caller.e164 != callee.e164 and len(callee.nsn) > digits
                 and caller.nsn[:digits] == callee.nsn[:digits])
 
-    def apply(self, family: str, key: str, state: State | None,
-              items: list[Item]) -> tuple[State, list[Alert], int]:
-        return fold(self.families[family], key, state, items)
+    def apply(self, family: str, key: str, state: State | None, items: list[Item],
+              upto: float | None = None) -> tuple[State, list[Alert], int]:
+        return fold(self.families[family], key, state, items, upto)
 
     def flush(self, family: str, key: str, state: State, upto: float | None = None
               ) -> tuple[State, list[Alert]]:

@@ -13,6 +13,11 @@ from streams.events import Severity
 from streams.policy import BurstProfile, FanoutProfile, Policy, TargetProfile, WangiriProfile
 
 NEVER = 10**9  # a threshold no window reaches (JSON has no infinity)
+# Q.850 causes of an unanswered call released by the callee's side (busy, no answer,
+# rejected): without a ringing time, they say the caller did not hang up after one ring.
+CALLEE_RELEASES = frozenset({"17", "18", "19", "21"})
+# Busy and rejected calls never rang, however short they were.
+NEVER_RANG = frozenset({"17", "21"})
 
 
 class BurstFamily(Family):
@@ -94,6 +99,8 @@ class DistinctFamily(Family):
 class WangiriFamily(Family):
     """Many one-ring calls from one range: unanswered or shorter than a few seconds."""
 
+    decides_at_close = True
+
     def __init__(self, profile: WangiriProfile, lateness_s: int, max_ids: int) -> None:
         self.detector, self.p = "wangiri_range", profile
         self.window_s, self.lateness_s, self.max_ids = profile.window_s, lateness_s, max_ids
@@ -103,7 +110,13 @@ class WangiriFamily(Family):
 
     def add(self, agg: dict[str, Any], item: Item) -> None:
         super().add(agg, item)
-        short = not item.answered or item.duration_s < self.p.short_call_s
+        cause, ring_known = item.tag.split("|") if "|" in item.tag else (item.tag, "")
+        if item.answered:
+            short = item.duration_s < self.p.short_call_s
+        elif ring_known:  # duration_s is the ringing time
+            short = item.duration_s < self.p.max_ring_s and cause not in NEVER_RANG
+        else:  # no ringing time: only the release cause tells who ended the call
+            short = cause not in CALLEE_RELEASES
         agg["short"] = agg.get("short", 0) + short
 
     def value(self, agg: dict[str, Any]) -> float:
@@ -117,8 +130,9 @@ class WangiriFamily(Family):
         share = agg.get("short", 0) / max(agg["n"], 1)
         return (
             f"wangiri signature from {key}: {agg.get('short', 0)} of {agg['n']} calls in "
-            f"{self.window_s // 60} min ({share:.0%}) unanswered or under {self.p.short_call_s:g} s"
-            f" (threshold {agg['thr']:g} calls and {self.p.min_short_share:.0%})"
+            f"{self.window_s // 60} min ({share:.0%}) abandoned within {self.p.max_ring_s:g} s of "
+            f"ringing or answered for under {self.p.short_call_s:g} s (threshold {agg['thr']:g} "
+            f"calls and {self.p.min_short_share:.0%})"
         )
 
 

@@ -4,6 +4,11 @@ State is a plain JSON-able dict so that a Faust table (changelog) can hold it. F
 one at a time or in batches gives the same alerts, which is what keeps the worker and the
 offline `detect` mode identical.
 
+Thresholds are built from what the key had learned up to `lag_windows` windows earlier:
+those windows are final once the stream passed them by the allowed lateness, whatever order
+parallel partitions delivered their calls in, so every worker layout computes the same
+threshold. Where a lagging partition has not passed them yet, the decision waits.
+
 Lifecycle: a window whose statistic crosses its threshold opens an incident ("open", fired
 at the crossing call's event time); each later fired window closes with an "update" carrying
 its final figures; the first window that closes without firing (or a silent stretch of
@@ -55,10 +60,14 @@ class Family:
     window_s: int = 300
     lateness_s: int = 0
     max_ids: int = 50
+    # A statistic that is not monotone in the calls (a share) can only be judged on the
+    # whole window: judged mid-window, it would depend on the order calls arrived in.
+    decides_at_close: bool = False
 
-    def new_agg(self, state: State, ws: int) -> dict[str, Any]:
-        threshold, baseline = self.threshold(state, ws)
-        return {"n": 0, "ids": [], "thr": threshold, "base": baseline, "fired": False}
+    @property
+    def lag_windows(self) -> int:
+        """Windows between a window and the last one its threshold may learn from."""
+        return 1 + -(-self.lateness_s // self.window_s)
 
     def add(self, agg: dict[str, Any], item: Item) -> None:
         agg["n"] += 1
@@ -122,7 +131,54 @@ def _resolution(fam: Family, key: str, ws: int, agg: dict[str, Any]) -> str:
 
 
 def new_state() -> State:
-    return {"win": {}, "closed": None, "wm": None, "inc": None, "last": None}
+    return {"win": {}, "closed": None, "wm": None, "inc": None, "last": None, "first": None,
+            "snap": {}}
+
+
+LEARNED = ("base", "seen", "hod", "cusum")
+KEEP_SNAPSHOTS = 8
+
+
+def _snapshot(state: State) -> State:
+    return {k: list(v) if isinstance(v, list) else v
+            for k in LEARNED if (v := state.get(k)) is not None}
+
+
+def _view(fam: Family, state: State, ws: int, bound: float) -> State | None:
+    """What the key had learned after every window up to `lag_windows` before `ws`, or None
+    while the stream has not passed those windows yet (a lagging source may still add)."""
+    size = fam.window_s
+    cut = ws - fam.lag_windows * size
+    if state["first"] is None or cut < state["first"]:
+        return {}
+    if bound < cut + size + fam.lateness_s:
+        return None
+    done = [int(w) for w in state["snap"] if int(w) <= cut]
+    if not done:
+        return {}
+    last = max(done)
+    view = _snapshot(state["snap"][str(last)])
+    for _ in range((cut - last) // size):  # silent windows after it decay the baseline
+        fam.learn(view, None)
+    return view
+
+
+def _settle(fam: Family, key: str, state: State, ws: int, agg: dict[str, Any],
+            bound: float, at: float, out: list[Alert], final: bool = False) -> None:
+    """Give a window its threshold once it can be known, and fire if it is crossed."""
+    if agg["thr"] is None:
+        view = _view(fam, state, ws, bound)
+        if view is None:
+            return
+        agg["thr"], agg["base"] = fam.threshold(view, ws)
+    if fam.decides_at_close and not final:
+        return
+    if not agg["fired"] and fam.crossed(agg):
+        agg["fired"] = True
+        if state["inc"] is None:
+            state["inc"] = ws
+            out.append(_alert(fam, key, state, ws, agg, "open", at))
+        state["last"] = max(ws, state["last"] if state["last"] is not None else ws)
 
 
 def _close(fam: Family, key: str, state: State, upto: float, out: list[Alert]) -> None:
@@ -132,12 +188,16 @@ def _close(fam: Family, key: str, state: State, upto: float, out: list[Alert]) -
         ws = int(ws_text)
         if ws + size + fam.lateness_s > upto:
             break
+        _settle(fam, key, state, ws, state["win"][ws_text], upto, ws + size, out, final=True)
         agg = state["win"].pop(ws_text)
         if state["closed"] is not None:
             for _ in range(max(0, (ws - state["closed"]) // size)):
                 fam.learn(state, None)
         state["closed"] = ws + size
         fam.learn(state, agg)
+        state["snap"][ws_text] = _snapshot(state)
+        for old in sorted(state["snap"], key=int)[:-KEEP_SNAPSHOTS]:
+            del state["snap"][old]
         sustained = state["inc"] is not None and fam.value(agg) >= agg["thr"] * HYSTERESIS
         if agg["fired"] or sustained:
             state["last"] = max(ws, state["last"])
@@ -154,31 +214,43 @@ def _close(fam: Family, key: str, state: State, upto: float, out: list[Alert]) -
 
 
 def fold(
-    fam: Family, key: str, state: State | None, items: list[Item]
+    fam: Family, key: str, state: State | None, items: list[Item], upto: float | None = None
 ) -> tuple[State, list[Alert], int]:
-    """Apply calls in order; returns (new state, alerts, late calls not counted)."""
+    """Apply calls in order; returns (new state, alerts, late calls not counted).
+
+    Windows close as the calls' event time passes them, but never beyond the oldest call
+    still to come in `items` (a batch interleaves source partitions) nor beyond `upto`, the
+    stream time every source partition has reached: a call from a lagging partition is then
+    still counted, not dropped as late. Offline (one ordered source) there is no such bound.
+    """
     state = state if state is not None else new_state()
     out: list[Alert] = []
     late = 0
     size = fam.window_s
-    for item in items:
+    bounds = [0.0] * len(items)
+    low = float("inf") if upto is None else upto
+    for i in range(len(items) - 1, -1, -1):
+        low = min(low, items[i].ts)
+        bounds[i] = low
+    for item, bound in zip(items, bounds, strict=True):
+        _close(fam, key, state, bound, out)
         ws = int(item.ts // size) * size
         if state["closed"] is not None and ws < state["closed"]:
             late += 1
             continue
+        if state["first"] is None or ws < state["first"]:
+            state["first"] = ws
         agg = state["win"].get(str(ws))
         if agg is None:
-            agg = state["win"][str(ws)] = fam.new_agg(state, ws)
+            agg = state["win"][str(ws)] = {"n": 0, "ids": [], "thr": None, "base": None,
+                                           "fired": False}
         fam.add(agg, item)
-        if not agg["fired"] and fam.crossed(agg):
-            agg["fired"] = True
-            if state["inc"] is None:
-                state["inc"] = ws
-                out.append(_alert(fam, key, state, ws, agg, "open", item.ts))
-            state["last"] = max(ws, state["last"] or ws)
+        for other in sorted(state["win"], key=int):
+            _settle(fam, key, state, int(other), state["win"][other], bound, item.ts, out)
         if state["wm"] is None or item.ts > state["wm"]:
             state["wm"] = item.ts
-            _close(fam, key, state, item.ts, out)
+    if items:
+        _close(fam, key, state, bounds[-1], out)
     return state, out, late
 
 

@@ -16,7 +16,7 @@ EXPECTED: Mapping[str, tuple[str, ...]] = {
     "invalid_caller": ("spoof_invalid_caller",),
     "stir_failed": ("spoof_stir_shaken",),
     "neighbour_spoof": ("spoof_neighbour",),
-    "hotline_lookalike": ("spoof_lookalike", "spoof_protected", "spoof_invalid_caller"),
+    "hotline_lookalike": ("spoof_lookalike",),
     # international bursts
     "intl_burst": ("burst_range", "burst_country"),
     "wangiri": ("wangiri_range", "burst_range", "burst_country"),

@@ -71,9 +71,6 @@ def test_no_burst_incident_is_mostly_normal_traffic() -> None:
             assert score.precision is not None and score.precision >= 0.95, score
 
 
-@pytest.mark.xfail(strict=True, reason="wangiri_range counts every unanswered call as a "
-                   "one-ring call, whatever it rang: a slow ramp with 35% answered calls "
-                   "crosses its 80% short-call share")
 def test_wangiri_range_stays_off_a_range_that_rings_normally() -> None:
     ramp = next(c for c in evaluated("burst_campaigns").campaigns if c.id == "ramp-sn")
     assert "wangiri_range" not in ramp.latency_by

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streams.agents.routing import pack, partition_of, safe_time, unpack
+from streams.agents.routing import pack, partition_of, safe_time, unpack, watermark_of
 from streams.detect.windowed import Item
 
 
@@ -33,3 +33,15 @@ def test_safe_time_follows_the_slowest_recent_sender() -> None:
     assert safe_time(heard, now=60.0, horizon_s=30) == (700.0, 5.0)
     assert safe_time({**heard, "c": (None, 58.0)}, now=60.0, horizon_s=30)[0] is None
     assert safe_time({}, now=60.0, horizon_s=30) == (None, 0.0)
+
+
+def test_watermark_waits_for_a_fresh_unseen_partition_and_ignores_an_idle_one() -> None:
+    seen = {0: (500.0, 99.0), 1: (300.0, 98.0)}
+    assert watermark_of(seen, {}, {0, 1}, set(), now=100.0, idle_s=10) == 300.0
+    # partition 2 not read from yet: hold back, for a while
+    assert watermark_of(seen, {2: 95.0}, {0, 1, 2}, set(), now=100.0, idle_s=10) is None
+    assert watermark_of(seen, {2: 0.0}, {0, 1, 2}, set(), now=100.0, idle_s=10) == 300.0
+    # partition 1 silent but with a backlog (lagging), then silent and read to its end (idle)
+    quiet = {**seen, 1: (300.0, 50.0)}
+    assert watermark_of(quiet, {}, {0, 1}, set(), now=100.0, idle_s=10) == 300.0
+    assert watermark_of(quiet, {}, {0, 1}, {1}, now=100.0, idle_s=10) == 500.0

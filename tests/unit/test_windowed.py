@@ -140,3 +140,20 @@ def test_nb_threshold_grows_with_the_mean_and_is_above_it() -> None:
     limits = [nb_threshold(m, 5.0, 1e-6) for m in (0.5, 5, 50, 500)]
     assert limits == sorted(limits)
     assert all(t > m for t, m in zip(limits, (0.5, 5, 50, 500), strict=True))
+
+
+@pytest.mark.parametrize(("ring_s", "cause", "expect"), [
+    (2.0, 16, True),    # caller hung up after one ring: the wangiri trick
+    (45.0, 16, False),  # rang for 45 s: a normal missed call
+    (2.0, 17, False),   # busy: released by the callee's side
+])
+def test_wangiri_one_ring_is_judged_by_ringing_time_and_release_cause(
+        ring_s: float, cause: int, expect: bool) -> None:
+    from datetime import timedelta
+
+    calls = [cdr(i * 5.0, calling_number=f"0021624257{i:03d}", called_number=f"3{i:09d}",
+                 answered=False, duration_s=0, release_cause=cause) for i in range(40)]
+    calls = [c.model_copy(update={"end_time": c.start_time + timedelta(seconds=ring_s)})
+             for c in calls]
+    fired = any(a.detector == "wangiri_range" for a in run_offline(calls, P).alerts)
+    assert fired is expect
