@@ -120,3 +120,11 @@ def normalise(raw: str, home_region: str) -> str | None:
 
 def home_country_code(home_region: str) -> int:
     return phonenumbers.country_code_for_region(home_region)
+
+
+def check_region(region: str) -> str:
+    """An ISO 3166 region libphonenumber knows, upper-cased; for settings validators."""
+    region = region.upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError(f"unknown ISO region {region!r}")
+    return region

@@ -10,8 +10,9 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from streams.numbering import check_region
 
 IngressKind = Literal["international", "national", "mobile", "internal"]
 
@@ -149,13 +150,7 @@ class Policy(_Frozen):
     neighbour: NeighbourProfile = NeighbourProfile()
     max_record_ids: int = Field(50, ge=1, le=1000, description="record_ids sample per alert")
 
-    @field_validator("home_country")
-    @classmethod
-    def _known_region(cls, v: str) -> str:
-        v = v.upper()
-        if v not in phonenumbers.SUPPORTED_REGIONS:
-            raise ValueError(f"unknown ISO region {v!r}")
-        return v
+    _known_region = field_validator("home_country")(check_region)
 
 
 class PolicyError(ValueError):

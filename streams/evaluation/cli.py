@@ -94,14 +94,3 @@ def run(args: argparse.Namespace) -> int:
             return 2
         render(ev, args.chart, title=f"cdrwatch evaluation: {data.source}")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry for `python -m streams.evaluation.cli`."""
-    parser = argparse.ArgumentParser(prog="cdrwatch evaluate", description=__doc__.splitlines()[0])
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -119,14 +119,3 @@ def run(args: argparse.Namespace) -> int:
     print(f"generated {len(traffic.records):,} records ({fraud:,} in "
           f"{len(traffic.campaigns)} campaigns) in {took:.1f}s -> {args.out}", file=sys.stderr)
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry for `python -m streams.traffic.cli`."""
-    parser = argparse.ArgumentParser(prog="cdrwatch generate", description=__doc__.splitlines()[0])
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

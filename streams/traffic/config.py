@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import phonenumbers
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+from streams.numbering import check_region
 
 
 class CampaignSpec(BaseModel):
@@ -36,10 +37,4 @@ class TrafficConfig(BaseModel):
     ingress_kind_share: float = Field(0.4, ge=0, le=1, description="records carrying it")
     id_prefix: str | None = Field(None, description="record_id prefix; default '<home><seed>'")
 
-    @field_validator("home_region")
-    @classmethod
-    def _region(cls, v: str) -> str:
-        v = v.upper()
-        if v not in phonenumbers.SUPPORTED_REGIONS:
-            raise ValueError(f"unknown ISO region {v!r}")
-        return v
+    _region = field_validator("home_region")(check_region)
