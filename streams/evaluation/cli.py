@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime
 from pathlib import Path
 
 import orjson
@@ -18,8 +17,7 @@ from streams.evaluation.inputs import Labelled, generated, load_files
 from streams.evaluation.observe import evaluate
 from streams.evaluation.report import print_report, to_json
 from streams.policy import PolicyError, load_policy
-from streams.traffic.campaigns import default_campaigns
-from streams.traffic.cli import parse_campaign
+from streams.traffic.cli import build_config
 from streams.traffic.config import TrafficConfig
 
 
@@ -49,15 +47,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def config_of(args: argparse.Namespace) -> TrafficConfig:
-    campaigns = [parse_campaign(c) for c in args.campaign]
-    if args.all_campaigns:
-        campaigns = default_campaigns(args.home, args.hours) + campaigns
-    return TrafficConfig(
-        home_region=args.home,
-        start=datetime.fromisoformat(args.start.replace("Z", "+00:00")),
-        hours=args.hours, calls_per_hour=args.calls_per_hour, seed=args.seed,
-        campaigns=campaigns,
-    )
+    """The generator's own reading of its flags, with its defaults for those not offered."""
+    defaults = TrafficConfig.model_fields
+    return build_config(argparse.Namespace(
+        international_share=defaults["international_share"].default,
+        max_lateness=defaults["max_lateness_s"].default, **vars(args)))
 
 
 def _inputs(args: argparse.Namespace) -> Labelled:
