@@ -81,7 +81,10 @@ async def count(stream):  # type: ignore[no-untyped-def]
 
 def main() -> None:
     """Start a worker the way `cdrwatch worker` does: uvloop, `-l <CDRWATCH_LOG_LEVEL>`."""
-    sys.argv = [sys.argv[0], "--loop", "uvloop", "worker", "-l", settings.log_level]
+    import mode.loop
+
+    mode.loop.use("uvloop")  # as streams/cli.py: faust parses --loop but never applies it
+    sys.argv = [sys.argv[0], "worker", "--without-web", "-l", settings.log_level]
     app.main()
 
 

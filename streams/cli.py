@@ -56,9 +56,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
         return rc
     from streams.app import app, settings
 
-    loop = ["--loop", "uvloop"] if args.uvloop else []
+    if args.uvloop:
+        # faust's --loop flag is parsed but never applied; mode installs the policy itself.
+        import mode.loop
+
+        mode.loop.use("uvloop")
     # Faust's own web server is off (web_enabled=False), but the CLI starts it unless told.
-    sys.argv = [sys.argv[0], *loop, "worker", "--without-web", "-l", settings.log_level]
+    sys.argv = [sys.argv[0], "worker", "--without-web", "-l", settings.log_level]
     app.main()
     return 0
 

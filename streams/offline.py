@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 
 from streams.detect.engine import OfflineResult, run_offline
-from streams.events import Alert, CallEvent, decode_message
+from streams.events import Alert, CallEvent
 from streams.policy import Policy
 from streams.replay import read_messages
 
@@ -28,9 +28,8 @@ class DetectReport:
 
 def _events(paths: list[Path], rejected: list[tuple[str, int, str]]) -> Iterator[CallEvent]:
     for line in read_messages(paths):
-        good, bad = decode_message(line.value)
-        rejected.extend((line.source, line.line_no, b.reason) for b in bad)
-        yield from good
+        rejected.extend((line.source, line.line_no, b.reason) for b in line.bad)
+        yield from line.events
 
 
 def detect_files(paths: list[Path], policy: Policy) -> DetectReport:

@@ -14,7 +14,7 @@ import orjson
 from kafka import KafkaProducer
 from tqdm import tqdm
 
-from streams.events import decode_message
+from streams.events import BadRecord, CallEvent, decode_message
 
 _CSV_FLOATS = {"duration_s"}
 _CSV_INTS = {"release_cause"}
@@ -30,6 +30,8 @@ class Line:
     value: bytes
     event_ts: float | None
     error: str | None
+    events: list[CallEvent]
+    bad: list[BadRecord]
 
 
 def _csv_value(name: str, text: str) -> object:
@@ -66,7 +68,7 @@ def read_messages(paths: list[Path]) -> Iterator[Line]:
             good, bad = decode_message(value)
             error = "; ".join(b.reason for b in bad) or None
             ts = min(e.start_time.timestamp() for e in good) if good else None
-            yield Line(str(path), line_no, value, ts, error)
+            yield Line(str(path), line_no, value, ts, error, good, bad)
 
 
 @dataclass

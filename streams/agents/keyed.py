@@ -17,6 +17,8 @@ log = logging.getLogger(__name__)
 
 # family|key -> (monotonic time of its last call, keyed-topic partition), for the idle flush.
 touched: dict[str, tuple[float, int]] = {}
+# family|key -> state of the families that are not durable (see Family.durable)
+volatile: dict[str, State] = {}
 # keyed-topic partition -> sender -> (its low watermark, monotonic time of its last message)
 senders: dict[int, dict[str, tuple[float | None, float]]] = {}
 
@@ -55,9 +57,14 @@ async def keyed(stream):  # type: ignore[no-untyped-def]
         safe_ts = safe_time(heard, now, 4 * settings.idle_flush_s)[0]
         for (family, key), items in groups.items():
             fk = f"{family}|{key}"
-            state, alerts, late = engine.apply(family, key, state_table.get(fk), items,
+            durable = engine.families[family].durable
+            store = state_table if durable else volatile
+            state, alerts, late = engine.apply(family, key, store.get(fk), items,
                                                upto=safe_ts if safe_ts is not None else 0.0)
-            state_table[fk] = state
+            if durable:
+                state_table[fk] = state
+            else:
+                volatile[fk] = state
             touched[fk] = (time.monotonic(), partition)
             if late:
                 metrics.late.labels(family=family).inc(late)
@@ -77,20 +84,29 @@ async def flush_silent_keys() -> None:
     for fk, (seen, partition) in list(touched.items()):
         if now - seen < settings.idle_flush_s:
             continue
-        state = state_table.data.get(fk)
+        family, key = fk.split("|", 1)
+        durable = engine.families[family].durable
+        state = state_table.data.get(fk) if durable else volatile.get(fk)
         if state is None or TP(keyed_topic.get_topic_name(), partition) not in assigned:
             del touched[fk]
+            volatile.pop(fk, None)
             continue
         safe_ts, silent_s = safe_time(senders.get(partition, {}), now,
                                       4 * settings.idle_flush_s)
         paused = silent_s >= settings.idle_flush_s
         if not paused and safe_ts is None:
             continue
-        family, key = fk.split("|", 1)
         state, alerts = engine.flush(family, key, state, None if paused else safe_ts)
         if is_idle(state) or paused:
             del touched[fk]
-        state_table.data[fk] = state
-        state_table.send_changelog(partition, fk, state)
+        if not durable:
+            if is_idle(state):
+                volatile.pop(fk, None)  # nothing left to remember: keeps memory bounded
+            else:
+                volatile[fk] = state
+        else:
+            state_table.data[fk] = state
+            state_table.send_changelog(partition, fk, state)
         await publish(alerts)
     metrics.table_keys.labels(table="keyed-state").set(len(state_table.data))
+    metrics.table_keys.labels(table="volatile").set(len(volatile))

@@ -16,10 +16,16 @@ class Call:
     event: CallEvent
     ts: float
     caller: Number
-    callee: Number
     network: Number | None
     ingress_kind: str
     home_cc: int
+    region: str
+
+    @property
+    def callee(self) -> Number:
+        """Read on demand: most calls never need it, and new subscriber numbers are the
+        costliest cache misses (classify() is memoised, so a second read is a lookup)."""
+        return classify(self.event.called_number, self.region, full=False)
 
     @property
     def record_id(self) -> str:
@@ -51,8 +57,8 @@ def enrich(event: CallEvent, policy: Policy) -> Call:
         event=event,
         ts=event.start_time.timestamp(),
         caller=classify(event.calling_number, region),
-        callee=classify(event.called_number, region, full=False),
         network=classify(event.network_number, region) if event.network_number else None,
         ingress_kind=kind,
         home_cc=home_country_code(region),
+        region=region,
     )

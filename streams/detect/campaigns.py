@@ -13,6 +13,10 @@ class VelocityFamily(Family):
     """One caller ID arriving from abroad and at home in one window, or a mobile with more
     simultaneous calls than a handset holds."""
 
+    # Nearly every call feeds it, so a changelog write per caller would double the worker's
+    # cost; a restart forgets at most one 10-minute window of it.
+    durable = False
+
     def __init__(self, profile: VelocityProfile, lateness_s: int, max_ids: int) -> None:
         self.detector, self.p = "spoof_velocity", profile
         self.window_s, self.lateness_s, self.max_ids = profile.window_s, lateness_s, max_ids

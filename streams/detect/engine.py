@@ -49,17 +49,23 @@ class Engine:
         call = enrich(event, self.policy)
         found, suppressed = verdicts(call, self.policy)
         ev = call.event
-        base = (call.ts, ev.record_id, call.caller_key, call.callee_key, _held_s(ev), ev.answered)
-        routed: list[Routed] = [
-            (v.rule, call.caller_key, Item(*base, note=(v.severity, v.score, v.reason)))
-            for v in found if v.rule in self.families
-        ]
         fams = self.families
-        if "spoof_velocity" in fams and call.caller.valid:
-            mobile = "M" if call.caller.kind == "mobile" else "F"
-            routed.append(("spoof_velocity", call.caller_key,
-                           Item(*base, tag=f"{mobile}|{call.ingress_kind}|{ev.ingress_trunk}")))
-        if "spoof_neighbour" in fams and self._neighbour(call):
+        routed: list[Routed] = []
+        if "spoof_velocity" in fams and call.domestic_caller and call.caller.kind == "mobile":
+            # Only a person's phone cannot hold five calls or be abroad and at home at once;
+            # fixed lines are PBXs, and foreign numbers have their own fan-out statistic.
+            routed.append(("spoof_velocity", call.caller_key, Item(
+                call.ts, ev.record_id, call.caller_key, "", _held_s(ev), ev.answered,
+                tag=f"M|{call.ingress_kind}|{ev.ingress_trunk}")))
+        neighbour = "spoof_neighbour" in fams and self._neighbour(call)
+        if not (found or neighbour or call.foreign_caller):
+            return Routing(call, found, suppressed, routed)
+        base = (call.ts, ev.record_id, call.caller_key, call.callee_key, _held_s(ev), ev.answered)
+        routed.extend(
+            (v.rule, call.caller_key, Item(*base, note=(v.severity, v.score, v.reason)))
+            for v in found if v.rule in fams
+        )
+        if neighbour:
             routed.append(("spoof_neighbour", f"trunk:{ev.ingress_trunk}", Item(*base)))
         if call.foreign_caller and call.ingress_kind != "internal":
             ring = "r" if not ev.answered and ev.end_time is not None else ""
@@ -77,8 +83,12 @@ class Engine:
 
     def _neighbour(self, call: Call) -> bool:
         """Caller ID in the callee's own number block, yet not the callee."""
-        caller, callee, digits = call.caller, call.callee, self.neighbour_digits
-        return (caller.valid and caller.country_code == callee.country_code
+        caller, digits = call.caller, self.neighbour_digits
+        dialled = "".join(filter(str.isdigit, call.event.called_number))
+        if not caller.valid or caller.nsn[:digits] not in dialled:
+            return False  # cheap test first: the block's digits must appear in the callee
+        callee = call.callee
+        return (caller.country_code == callee.country_code
                 and caller.e164 != callee.e164 and len(callee.nsn) > digits
                 and caller.nsn[:digits] == callee.nsn[:digits])
 

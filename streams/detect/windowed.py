@@ -63,6 +63,9 @@ class Family:
     # A statistic that is not monotone in the calls (a share) can only be judged on the
     # whole window: judged mid-window, it would depend on the order calls arrived in.
     decides_at_close: bool = False
+    # Durable state lives in the changelog-backed table; a short-window heuristic touched by
+    # nearly every call may keep it in worker memory instead (lost on restart, one window).
+    durable: bool = True
 
     @property
     def lag_windows(self) -> int:
