@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -61,6 +62,7 @@ def run_demo(args: argparse.Namespace) -> int:
     broker = EmbeddedBroker(log_path=workdir / "broker.log").start()
     worker: subprocess.Popen[bytes] | None = None
     alerts: list[Alert] = []
+    report = ReplayReport()
     try:
         env = {**os.environ, "CDRWATCH_BROKER": broker.url, "CDRWATCH_POLICY": args.policy,
                "CDRWATCH_METRICS_PORT": str(args.metrics_port), "CDRWATCH_IDLE_FLUSH_S": "8",
@@ -76,8 +78,6 @@ def run_demo(args: argparse.Namespace) -> int:
                                       stdout=log, stderr=subprocess.STDOUT)
         consumer = KafkaConsumer(settings.alerts_topic, bootstrap_servers=broker.bootstrap,
                                  auto_offset_reset="earliest", consumer_timeout_ms=500)
-        report = ReplayReport()
-
         def _replay() -> None:
             nonlocal report
             report = replay(fixtures, broker.bootstrap, settings.events_topic,
@@ -112,8 +112,9 @@ def run_demo(args: argparse.Namespace) -> int:
         _summary(console, alerts, report, args.metrics_port)
         return 0
     except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut cleanup
         console.print("\ninterrupted; stopping")
-        _summary(console, alerts, ReplayReport(), args.metrics_port)
+        _summary(console, alerts, report, args.metrics_port)
         return 130
     finally:
         if worker and worker.poll() is None:
