@@ -6,6 +6,7 @@ import logging
 import time
 from datetime import UTC, datetime
 
+import orjson
 from faust.types import TP
 
 from streams.agents.routing import safe_time, unpack
@@ -14,6 +15,7 @@ from streams.detect.windowed import State, is_idle
 from streams.events import Alert, dump_alert
 
 log = logging.getLogger(__name__)
+CHANGELOG = state_table.changelog_topic.get_topic_name()
 
 # family|key -> (monotonic time of its last call, keyed-topic partition), for the idle flush.
 touched: dict[str, tuple[float, int]] = {}
@@ -46,6 +48,22 @@ def _observe(family: str, key: str, state: State) -> None:
 
 
 
+async def store(fk: str, state: State | None, partition: int) -> None:
+    """Write state to memory and its changelog partition; None forgets the key (tombstone).
+
+    A raw producer send of the bytes Faust's json codec would write: Table.__setitem__ goes
+    through Faust's producer buffer, one pending write at a time, and stalls the stream
+    once a hundred are queued. Faust flushes the producer before it commits offsets, so
+    at-least-once recovery is unchanged.
+    """
+    if state is None:
+        state_table.data.pop(fk, None)
+    else:
+        state_table.data[fk] = state
+    value = None if state is None else orjson.dumps(state)
+    await app.producer.send(CHANGELOG, orjson.dumps(fk), value, partition, None, None)
+
+
 @app.agent(keyed_topic)
 async def keyed(stream):  # type: ignore[no-untyped-def]
     async for event in stream.events():
@@ -58,11 +76,11 @@ async def keyed(stream):  # type: ignore[no-untyped-def]
         for (family, key), items in groups.items():
             fk = f"{family}|{key}"
             durable = engine.families[family].durable
-            store = state_table if durable else volatile
-            state, alerts, late = engine.apply(family, key, store.get(fk), items,
+            kept = state_table.data if durable else volatile
+            state, alerts, late = engine.apply(family, key, kept.get(fk), items,
                                                upto=safe_ts if safe_ts is not None else 0.0)
             if durable:
-                state_table[fk] = state
+                await store(fk, state, partition)
             else:
                 volatile[fk] = state
             touched[fk] = (time.monotonic(), partition)
@@ -97,16 +115,17 @@ async def flush_silent_keys() -> None:
         if not paused and safe_ts is None:
             continue
         state, alerts = engine.flush(family, key, state, None if paused else safe_ts)
-        if is_idle(state) or paused:
+        idle = is_idle(state)
+        if idle or paused:
             del touched[fk]
+        forget = idle and not engine.families[family].learns
         if not durable:
-            if is_idle(state):
-                volatile.pop(fk, None)  # nothing left to remember: keeps memory bounded
+            if forget:
+                volatile.pop(fk, None)
             else:
                 volatile[fk] = state
         else:
-            state_table.data[fk] = state
-            state_table.send_changelog(partition, fk, state)
+            await store(fk, None if forget else state, partition)
         await publish(alerts)
     metrics.table_keys.labels(table="keyed-state").set(len(state_table.data))
     metrics.table_keys.labels(table="volatile").set(len(volatile))

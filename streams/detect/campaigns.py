@@ -61,6 +61,8 @@ class RampFamily(Family):
     """CUSUM of calls above a per-range baseline: catches campaigns that grow too slowly for
     the short window's floor. Restarts after each alarm, as a CUSUM chart does."""
 
+    learns = True
+
     def __init__(self, profile: RampProfile, prior_mean: float, learning_rate: float,
                  lateness_s: int, max_ids: int) -> None:
         self.detector, self.p = "burst_ramp", profile

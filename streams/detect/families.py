@@ -3,7 +3,6 @@ targeted subscriber, and the per-caller dedup of spoofing verdicts."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from streams.detect.campaigns import RampFamily, VelocityFamily
@@ -23,6 +22,8 @@ NEVER_RANG = frozenset({"17", "21"})
 class BurstFamily(Family):
     """Calls per window against an EWMA baseline per hour of day, judged by an NB tail."""
 
+    learns = True
+
     def __init__(self, detector: str, profile: BurstProfile, max_ids: int, warmup: int) -> None:
         self.detector = detector
         self.p = profile
@@ -32,7 +33,7 @@ class BurstFamily(Family):
         self.warmup = warmup
 
     def _mean(self, state: State, ws: int) -> float:
-        hour = datetime.fromtimestamp(ws, tz=UTC).hour
+        hour = int(ws // 3600) % 24  # UTC hour of the window
         hod = state.get("hod") or [None] * 24
         learned = hod[hour] if hod[hour] is not None else state.get("base", self.p.prior_mean)
         return max(self.p.prior_mean, learned)
@@ -54,7 +55,7 @@ class BurstFamily(Family):
         state["seen"] = state.get("seen", 0) + 1
         if agg is not None:
             hod = state.setdefault("hod", [None] * 24)
-            hour = datetime.fromtimestamp(state["closed"] - self.window_s, tz=UTC).hour
+            hour = int((state["closed"] - self.window_s) // 3600) % 24
             prev = hod[hour] if hod[hour] is not None else base
             hod[hour] = round((1 - lr) * prev + lr * count, 4)
 

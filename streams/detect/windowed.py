@@ -66,6 +66,9 @@ class Family:
     # Durable state lives in the changelog-backed table; a short-window heuristic touched by
     # nearly every call may keep it in worker memory instead (lost on restart, one window).
     durable: bool = True
+    # Whether idle state still holds something learned (a baseline): if not, an idle key
+    # is forgotten, so state tracks the keys active now, not every caller ever seen.
+    learns: bool = False
 
     @property
     def lag_windows(self) -> int:
