@@ -13,9 +13,9 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 
-import faust
 import orjson
 
+from streams.faust_config import create_app
 from streams.settings import Settings
 
 settings = Settings()
@@ -35,21 +35,7 @@ class Tally:
 
 tally = Tally()
 
-# Mirrors streams.app.create_app (that module builds the real worker app on import).
-app = faust.App(
-    settings.app_id,
-    broker=settings.broker,
-    store="memory://",
-    datadir=str(settings.data_dir),
-    topic_partitions=settings.partitions,
-    broker_rebalance_timeout=settings.rebalance_timeout_s,
-    broker_session_timeout=settings.rebalance_timeout_s,
-    broker_heartbeat_interval=1,
-    producer_linger=settings.producer_linger_ms / 1000,
-    consumer_auto_offset_reset="earliest",
-    web_enabled=False,
-    table_cleanup_interval=60,
-)
+app = create_app(settings)  # the worker's own Faust settings
 events_topic = app.topic(
     settings.events_topic, value_serializer="raw", key_serializer="raw",
     partitions=settings.partitions, internal=True,
