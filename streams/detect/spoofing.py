@@ -70,10 +70,11 @@ def _lookalike(call: Call, policy: Policy) -> Verdict | None:
     caller = call.caller
     if caller.form in ("anonymous", "garbage") or is_protected(caller.e164, policy):
         return None
-    digits = "".join(ch for ch in caller.raw if ch.isdigit())
+    # The E.164 form keeps every presented digit but the "00"/trunk prefixes: no need to
+    # re-read the raw text of every call.
     for nsn, e164 in _protected_digits(tuple(policy.protected_numbers.numbers),
                                        policy.home_country):
-        if nsn in digits:
+        if nsn in caller.e164:
             return Verdict(
                 "spoof_lookalike", "high", 0.9,
                 f"caller ID {caller.raw.strip()[:32]} is built around the digits of protected "

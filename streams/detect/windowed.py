@@ -252,7 +252,10 @@ def fold(
                                            "fired": False}
         fam.add(agg, item)
         for other in sorted(state["win"], key=int):
-            _settle(fam, key, state, int(other), state["win"][other], bound, item.ts, out)
+            # only this call's window changed; others may just have learned their threshold
+            win = state["win"][other]
+            if win is agg or win["thr"] is None:
+                _settle(fam, key, state, int(other), win, bound, item.ts, out)
         if state["wm"] is None or item.ts > state["wm"]:
             state["wm"] = item.ts
     if items:
