@@ -194,6 +194,7 @@ def _close(fam: Family, key: str, state: State, upto: float, out: list[Alert]) -
         ws = int(ws_text)
         if ws + size + fam.lateness_s > upto:
             break
+        _resolve_quiet(fam, key, state, upto, ws, out)
         _settle(fam, key, state, ws, state["win"][ws_text], upto, ws + size, out, final=True)
         agg = state["win"].pop(ws_text)
         if state["closed"] is not None:
@@ -211,11 +212,20 @@ def _close(fam: Family, key: str, state: State, upto: float, out: list[Alert]) -
         elif state["inc"] is not None and ws > state["last"]:
             out.append(_alert(fam, key, state, ws, agg, "resolved", ws + size))
             state["inc"] = None
-    if state["inc"] is not None and state["last"] + 2 * size + fam.lateness_s <= upto \
-            and str(state["last"] + size) not in state["win"]:
-        quiet = state["last"] + size
+    _resolve_quiet(fam, key, state, upto, None, out)
+
+
+def _resolve_quiet(fam: Family, key: str, state: State, upto: float, before: int | None,
+                   out: list[Alert]) -> None:
+    """An incident whose next window stayed silent resolves there, before any later window
+    closes: in event-time order, however far `upto` jumped in one step."""
+    if state["inc"] is None:
+        return
+    quiet = state["last"] + fam.window_s
+    if (quiet + fam.window_s + fam.lateness_s <= upto and str(quiet) not in state["win"]
+            and (before is None or quiet < before)):
         agg = {"n": 0, "ids": [], "thr": 1, "base": None, "fired": False}
-        out.append(_alert(fam, key, state, quiet, agg, "resolved", quiet + size))
+        out.append(_alert(fam, key, state, quiet, agg, "resolved", quiet + fam.window_s))
         state["inc"] = None
 
 
