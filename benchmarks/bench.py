@@ -41,7 +41,7 @@ import uvloop
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from streams.broker import EmbeddedBroker, ensure_topics, free_port
+from streams.broker import EmbeddedBroker, ensure_topics, free_port, stop_process
 from streams.policy import load_policy
 from streams.settings import DEFAULT_POLICY
 from streams.traffic import TrafficConfig, default_campaigns, generate_traffic
@@ -179,13 +179,7 @@ class Proc:
                 self.profiler.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.profiler.kill()
-        if self.popen and self.popen.poll() is None:
-            self.popen.terminate()
-            try:
-                self.popen.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait()
+        stop_process(self.popen)
 
 
 def worker_env(broker: EmbeddedBroker, names: dict[str, str], app_id: str, workdir: Path,
@@ -203,9 +197,6 @@ def worker_env(broker: EmbeddedBroker, names: dict[str, str], app_id: str, workd
         "CDRWATCH_DATA_DIR": str(workdir / f"data-{app_id}"),
         "CDRWATCH_POLICY": str(DEFAULT_POLICY),
         "CDRWATCH_LOG_LEVEL": "info",
-        # `faust worker` enables its web server whatever web_enabled says: give each its port.
-        "WEB_PORT": str(free_port()),
-        "F_WEB_BIND": "127.0.0.1",
         **extra,
     }
 

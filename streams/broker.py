@@ -17,6 +17,18 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError
 log = logging.getLogger(__name__)
 
 
+def stop_process(proc: subprocess.Popen[bytes] | None, timeout_s: float = 20.0) -> None:
+    """Terminate, and kill what does not exit in time: the broker, workers, Prometheus."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -69,13 +81,7 @@ class EmbeddedBroker:
         raise TimeoutError(f"embedded broker did not answer on {self.bootstrap} in {timeout_s}s")
 
     def stop(self) -> None:
-        if self._proc and self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout=2)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
+        stop_process(self._proc, timeout_s=2)  # memory-only: nothing to lose by killing it
         self._proc = None
 
     def __enter__(self) -> EmbeddedBroker:

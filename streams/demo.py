@@ -19,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 from rich.table import Table
 
-from streams.broker import EmbeddedBroker, ensure_topics
+from streams.broker import EmbeddedBroker, ensure_topics, stop_process
 from streams.events import Alert, load_alert
 from streams.replay import ReplayReport, replay
 from streams.settings import Settings
@@ -117,12 +117,7 @@ def run_demo(args: argparse.Namespace) -> int:
         _summary(console, alerts, report, args.metrics_port)
         return 130
     finally:
-        if worker and worker.poll() is None:
-            worker.terminate()
-            try:
-                worker.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+        stop_process(worker, timeout_s=15)
         broker.stop()
 
 

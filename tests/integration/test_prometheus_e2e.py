@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from streams.broker import free_port
+from streams.broker import free_port, stop_process
 from tests.conftest import ROOT, produce
 
 pytestmark = pytest.mark.integration
@@ -150,13 +150,7 @@ class Prometheus:
         return [r for g in _get(f"{self.url}/api/v1/rules")["data"]["groups"] for r in g["rules"]]
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, timeout_s=10)
 
 
 def _dashboard_queries() -> dict[str, str]:
@@ -184,9 +178,7 @@ def _exported_samples(metrics_port: int) -> set[str]:
 def scraped(make_worker: Callable[..., Any], prometheus_bin: str,
             tmp_path: Path) -> Iterator[tuple[Prometheus, set[str]]]:
     """A worker that processed the demo (plus bad records), scraped until it caught up."""
-    # Faust's CLI turns its web server on (port 6066) whatever web_enabled says; a free
-    # port lets this worker run beside any other on the host.
-    worker = make_worker(partitions=PARTITIONS, FAUST_WEB_PORT=str(free_port()))
+    worker = make_worker(partitions=PARTITIONS)
     prom = Prometheus(prometheus_bin, tmp_path, worker.metrics_port)
     try:
         prom.wait_ready()
