@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 import orjson
 
 from streams.faust_config import create_app
+from streams.runtime import tune_gc
 from streams.settings import Settings
 
 settings = Settings()
@@ -66,10 +67,11 @@ async def count(stream):  # type: ignore[no-untyped-def]
 
 
 def main() -> None:
-    """Start a worker the way `cdrwatch worker` does: uvloop, `-l <CDRWATCH_LOG_LEVEL>`."""
+    """Start a worker as `cdrwatch worker` does: uvloop, GC tuning, `-l <CDRWATCH_LOG_LEVEL>`."""
     import mode.loop
 
     mode.loop.use("uvloop")  # as streams/cli.py: faust parses --loop but never applies it
+    tune_gc()
     sys.argv = [sys.argv[0], "worker", "--without-web", "-l", settings.log_level]
     app.main()
 

@@ -507,7 +507,9 @@ def latency_run(load: list[bytes], workdir: Path, partitions: int, load_rate: fl
 
 def offline_run(path: Path) -> float:
     from streams.offline import detect_files
+    from streams.runtime import tune_gc
 
+    tune_gc()  # as `cdrwatch detect` does
     return detect_files([path], load_policy(DEFAULT_POLICY)).events_per_s
 
 

@@ -9,6 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 from streams.policy import PolicyError, load_policy
+from streams.runtime import tune_gc
 
 # flag -> environment variable read by streams.settings
 _ENV_FLAGS = {
@@ -61,6 +62,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         import mode.loop
 
         mode.loop.use("uvloop")
+    tune_gc()
     # Faust's own web server is off (web_enabled=False), but the CLI starts it unless told.
     sys.argv = [sys.argv[0], "worker", "--without-web", "-l", settings.log_level]
     app.main()
@@ -100,6 +102,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
     except PolicyError as exc:
         print(f"cdrwatch: {exc}", file=sys.stderr)
         return 2
+    tune_gc()
     report = detect_files([Path(f) for f in args.files], policy)
     for source, line_no, reason in report.rejected:
         print(f"{source}:{line_no}: rejected: {reason}", file=sys.stderr)

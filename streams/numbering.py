@@ -118,6 +118,7 @@ def normalise(raw: str, home_region: str) -> str | None:
     return classify(raw, home_region).e164
 
 
+@lru_cache(maxsize=64)
 def home_country_code(home_region: str) -> int:
     return phonenumbers.country_code_for_region(home_region)
 

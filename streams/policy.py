@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import tomllib
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from streams.numbering import check_region
+from streams.numbering import check_region, normalise
 
 IngressKind = Literal["international", "national", "mobile", "internal"]
 
@@ -151,6 +152,17 @@ class Policy(_Frozen):
     max_record_ids: int = Field(50, ge=1, le=1000, description="record_ids sample per alert")
 
     _known_region = field_validator("home_country")(check_region)
+
+    @cached_property
+    def protected_e164(self) -> frozenset[str]:
+        """The do-not-originate list in E.164: normalised once, read on every call."""
+        region = self.home_country
+        return frozenset(e for e in (normalise(n, region) for n in self.protected_numbers.numbers)
+                         if e)
+
+    @cached_property
+    def protected_prefixes(self) -> tuple[str, ...]:
+        return tuple(self.protected_numbers.prefixes)
 
 
 class PolicyError(ValueError):

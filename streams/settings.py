@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     flush_interval_s: float = Field(5.0, gt=0, description="how often silent keys are checked")
     rebalance_timeout_s: int = Field(10, ge=1)
     producer_linger_ms: int = Field(20, ge=0)
+    fetch_max_wait_ms: int = Field(
+        100, ge=0, le=1500,
+        description="longest a fetch waits for data: bounds the latency each topic hop adds",
+    )
     data_dir: Path = Path("/tmp/cdrwatch-data")
     # Production cluster security; secrets are SecretStr and never printed.
     security_protocol: str = Field(

@@ -29,22 +29,48 @@ def partition_of(family: str, key: str, partitions: int) -> int:
 
 def pack(routed: list[Routed], partitions: int, watermark: float | None,
          sender: str = SENDER, max_rows: int = MAX_ROWS) -> list[tuple[int, bytes]]:
-    """(partition, message) pairs; each key's items keep their order across messages."""
-    groups: dict[int, list[list[Any]]] = defaultdict(list)
+    """(partition, message) pairs; each key's items keep their order across messages.
+
+    A message holds `[family, key, [row, ...]]` groups: a key's rows are folded together on
+    the keyed side, and its name crosses the topic once per batch rather than once per call.
+    """
+    keyed: dict[tuple[str, str], list[Item]] = defaultdict(list)
     for family, key, item in routed:
-        groups[partition_of(family, key, partitions)].append([family, key, *item.pack()])
-    return [
-        (p, orjson.dumps({"s": sender, "w": watermark, "rows": rows[i:i + max_rows]}))
-        for p, rows in groups.items() for i in range(0, len(rows), max_rows)
-    ]
+        keyed[(family, key)].append(item)
+    parts: dict[int, list[list[Any]]] = defaultdict(list)
+    for (family, key), its in keyed.items():
+        parts[partition_of(family, key, partitions)].append([family, key, its])
+    out = []
+    for p, groups in parts.items():
+        chunk: list[list[Any]] = []
+        rows = 0
+        for family, key, its in groups:
+            for i in range(0, len(its), max_rows):
+                part = its[i:i + max_rows]
+                if chunk and rows + len(part) > max_rows:
+                    out.append((p, _message(sender, watermark, chunk)))
+                    chunk, rows = [], 0
+                chunk.append([family, key, part])
+                rows += len(part)
+        if chunk:
+            out.append((p, _message(sender, watermark, chunk)))
+    return out
+
+
+def _message(sender: str, watermark: float | None, groups: list[list[Any]]) -> bytes:
+    # orjson refuses tuple subclasses: each Item becomes a plain list, one JSON array
+    return orjson.dumps({"s": sender, "w": watermark,
+                         "g": [[f, k, [list(i) for i in its]] for f, k, its in groups]})
 
 
 def unpack(value: bytes) -> tuple[str, float | None, dict[tuple[str, str], list[Item]]]:
     """(sender, its watermark, items per (family, key) in the order they were routed)."""
     doc = orjson.loads(value)
-    out: dict[tuple[str, str], list[Item]] = defaultdict(list)
-    for row in doc["rows"]:
-        out[(row[0], row[1])].append(Item.unpack(row[2:]))
+    out: dict[tuple[str, str], list[Item]] = {}
+    make = Item._make
+    for family, key, rows in doc["g"]:
+        its = out.setdefault((family, key), [])
+        its.extend(map(make, rows))
     return doc["s"], doc["w"], out
 
 

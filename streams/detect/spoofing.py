@@ -30,16 +30,11 @@ def _number_set(numbers: tuple[str, ...], region: str) -> frozenset[str]:
     return frozenset(e for e in (normalise(n, region) for n in numbers) if e)
 
 
-def protected_set(policy: Policy) -> frozenset[str]:
-    return _number_set(tuple(policy.protected_numbers.numbers), policy.home_country)
-
-
 def is_protected(e164: str | None, policy: Policy) -> bool:
     """On the do-not-originate list, or in a number class that never places calls."""
     if not e164:
         return False
-    prefixes = tuple(policy.protected_numbers.prefixes)
-    return e164 in protected_set(policy) or e164.startswith(prefixes)
+    return e164 in policy.protected_e164 or e164.startswith(policy.protected_prefixes)
 
 
 def _allowed(call: Call, policy: Policy) -> bool:
@@ -92,9 +87,9 @@ def _protected(call: Call, policy: Policy) -> Verdict | None:
     e164 = call.caller.e164
     if not e164:
         return None
-    if e164 in protected_set(policy):
+    if e164 in policy.protected_e164:
         why = "is on the operator's do-not-originate list"
-    elif any(e164.startswith(p) for p in policy.protected_numbers.prefixes):
+    elif e164.startswith(policy.protected_prefixes):
         why = "belongs to a number class that never places calls"
     else:
         return None

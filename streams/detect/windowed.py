@@ -18,9 +18,9 @@ one window) resolves it. Windows at half the threshold or more keep an incident 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from streams.events import Alert, Severity, alert_id
 
@@ -30,9 +30,11 @@ State = dict[str, Any]
 HYSTERESIS = 0.5
 
 
-@dataclass(frozen=True, slots=True)
-class Item:
-    """The part of a call a keyed statistic needs; small, because it crosses a topic."""
+class Item(NamedTuple):
+    """The part of a call a keyed statistic needs; small, because it crosses a topic.
+
+    A tuple, so that the keyed side rebuilds one from its JSON row in a single call.
+    """
 
     ts: float
     record_id: str
@@ -40,17 +42,8 @@ class Item:
     callee: str
     duration_s: float
     answered: bool
-    note: tuple[str, float, str] | None = None  # (severity, score, reason) of a verdict
+    note: Sequence[Any] | None = None  # (severity, score, reason) of a verdict
     tag: str = ""  # what else a statistic needs, e.g. the ingress trunk
-
-    def pack(self) -> list[Any]:
-        return [self.ts, self.record_id, self.caller, self.callee, self.duration_s,
-                self.answered, list(self.note) if self.note else None, self.tag]
-
-    @classmethod
-    def unpack(cls, row: list[Any]) -> Item:
-        note = tuple(row[6]) if row[6] else None
-        return cls(*row[:6], note, row[7])  # type: ignore[arg-type]
 
 
 class Family:

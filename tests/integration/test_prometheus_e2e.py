@@ -219,6 +219,7 @@ def _check_selectors(prom: Prometheus, exported: set[str], name: str, expr: str,
 
 def test_every_dashboard_and_rule_query_answers(scraped: tuple[Prometheus, set[str]]) -> None:
     prom, exported = scraped
+    assert not prom.query('{__name__=~"cdrwatch_.+_created"}'), "the worker exports _created"
     report: dict[str, int] = {}
     queries = _dashboard_queries()
     assert set(MAY_BE_EMPTY) | RISING <= set(queries), "a query named here no longer exists"

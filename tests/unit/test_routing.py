@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import orjson
+
 from streams.agents.routing import pack, partition_of, safe_time, unpack, watermark_of
 from streams.detect.windowed import Item
 
@@ -26,6 +28,14 @@ def test_large_batches_are_split_and_each_key_keeps_its_order() -> None:
         for key, its in groups.items():
             seen.setdefault(key, []).extend(i.record_id for i in its)
     assert seen[("burst_range", "+639170")] == [f"r{i}" for i in range(0, 25, 3)]
+
+
+def test_a_key_crosses_the_topic_once_per_message_with_its_rows_in_order() -> None:
+    [(_, value)] = pack(items(12), partitions=1, watermark=None, sender="w1")
+    groups = orjson.loads(value)["g"]
+    assert sorted(key for _, key, _ in groups) == ["+639170", "+639171", "+639172"]
+    assert all(len(rows) == 4 for _, _, rows in groups)
+    assert unpack(value)[2][("burst_range", "+639171")][1] == items(12)[4][2]
 
 
 def test_safe_time_follows_the_slowest_recent_sender() -> None:
