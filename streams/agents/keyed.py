@@ -83,11 +83,12 @@ async def keyed(stream):  # type: ignore[no-untyped-def]
                 await store(fk, state, partition)
             else:
                 volatile[fk] = state
-            touched[fk] = (time.monotonic(), partition)
+            touched[fk] = (now, partition)
             if late:
                 metrics.late.labels(family=family).inc(late)
             _observe(family, key, state)
-            await publish(alerts)
+            if alerts:
+                await publish(alerts)
 
 
 @app.timer(interval=settings.flush_interval_s)
