@@ -241,8 +241,13 @@ def fold(
     for i in range(len(items) - 1, -1, -1):
         low = min(low, items[i].ts)
         bounds[i] = low
+    closed_to = None
     for item, bound in zip(items, bounds, strict=True):
-        _close(fam, key, state, bound, out)
+        if bound != closed_to:
+            # Bounds only grow, and a call never makes its own window closable at a bound
+            # no later than its time: closing again at the same bound would find nothing.
+            _close(fam, key, state, bound, out)
+            closed_to = bound
         ws = int(item.ts // size) * size
         if state["closed"] is not None and ws < state["closed"]:
             late += 1
@@ -261,8 +266,6 @@ def fold(
                 _settle(fam, key, state, int(other), win, bound, item.ts, out)
         if state["wm"] is None or item.ts > state["wm"]:
             state["wm"] = item.ts
-    if items:
-        _close(fam, key, state, bounds[-1], out)
     return state, out, late
 
 
