@@ -17,7 +17,8 @@ from streams.events import Alert, dump_alert
 log = logging.getLogger(__name__)
 CHANGELOG = state_table.changelog_topic.get_topic_name()
 
-# family|key -> (monotonic time of its last call, keyed-topic partition), for the idle flush.
+# family|key -> (monotonic time of its last call, keyed-topic partition), for the idle flush;
+# in order of last call.
 touched: dict[str, tuple[float, int]] = {}
 # family|key -> state of the families that are not durable (see Family.durable)
 volatile: dict[str, State] = {}
@@ -83,6 +84,7 @@ async def keyed(stream):  # type: ignore[no-untyped-def]
                 await store(fk, state, partition)
             else:
                 volatile[fk] = state
+            touched.pop(fk, None)  # re-inserted last: the dict stays in order of last call
             touched[fk] = (now, partition)
             if late:
                 metrics.late.labels(family=family).inc(late)
@@ -100,9 +102,12 @@ async def flush_silent_keys() -> None:
     """
     now = time.monotonic()
     assigned = app.consumer.assignment() if app.consumer else set()
-    for fk, (seen, partition) in list(touched.items()):
+    stale = []
+    for fk, (seen, partition) in touched.items():
         if now - seen < settings.idle_flush_s:
-            continue
+            break  # in order of last call: every key after this one called later still
+        stale.append((fk, partition))
+    for fk, partition in stale:
         family, key = fk.split("|", 1)
         durable = engine.families[family].durable
         state = state_table.data.get(fk) if durable else volatile.get(fk)
