@@ -28,7 +28,6 @@ metrics.info.info({"version": __version__, "policy_hash": policy_hash(policy)})
 app = create_app(settings)
 
 
-
 def _raw_topic(name: str) -> faust.TopicT:
     """Bytes in, bytes out: decoding is ours (orjson + pydantic), paid once per batch."""
     return app.topic(name, value_serializer="raw", key_serializer="raw",

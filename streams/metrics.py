@@ -6,7 +6,11 @@ is never a label.
 
 from __future__ import annotations
 
+from typing import get_args
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, start_http_server
+
+from streams.events import AlertStatus, Severity
 
 PREFIX = "cdrwatch"
 EVENT_BUCKETS = (1e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 5e-3, 1e-2)
@@ -82,8 +86,8 @@ class Metrics:
         """Create every known label child at 0, so the first increments show in rate()."""
         for detector in detectors:
             self.open_alerts.labels(detector=detector)
-            for severity in ("info", "low", "medium", "high", "critical"):
-                for status in ("open", "update", "resolved"):
+            for severity in get_args(Severity):
+                for status in get_args(AlertStatus):
                     self.alerts.labels(detector, severity, status)
         for rule in rules:
             self.verdicts.labels(rule=rule)

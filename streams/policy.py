@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from streams.numbering import check_region, normalise
+from streams.numbering import check_region, classify, normalise
 
 IngressKind = Literal["international", "national", "mobile", "internal"]
 
@@ -153,16 +153,33 @@ class Policy(_Frozen):
 
     _known_region = field_validator("home_country")(check_region)
 
+    # Number lists normalised once, not on every call that reads them.
+    @cached_property
+    def protected_national(self) -> tuple[tuple[str, str], ...]:
+        """(national significant digits, E.164) of each dialable protected number, in file
+        order."""
+        numbers = (classify(n, self.home_country) for n in self.protected_numbers.numbers)
+        return tuple((n.nsn, n.e164) for n in numbers if n.e164)
+
     @cached_property
     def protected_e164(self) -> frozenset[str]:
-        """The do-not-originate list in E.164: normalised once, read on every call."""
-        region = self.home_country
-        return frozenset(e for e in (normalise(n, region) for n in self.protected_numbers.numbers)
-                         if e)
+        return frozenset(e164 for _, e164 in self.protected_national)
 
     @cached_property
     def protected_prefixes(self) -> tuple[str, ...]:
         return tuple(self.protected_numbers.prefixes)
+
+    @cached_property
+    def allowed_e164(self) -> frozenset[str]:
+        return self._e164(self.allowlist.calling_numbers)
+
+    @cached_property
+    def trunk_allowed_e164(self) -> dict[str, frozenset[str]]:
+        return {trunk: self._e164(numbers)
+                for trunk, numbers in self.allowlist.trunk_numbers.items()}
+
+    def _e164(self, numbers: list[str]) -> frozenset[str]:
+        return frozenset(e for e in (normalise(n, self.home_country) for n in numbers) if e)
 
 
 class PolicyError(ValueError):

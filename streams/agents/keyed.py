@@ -47,8 +47,6 @@ def _observe(family: str, key: str, state: State) -> None:
     metrics.window_baseline.labels(country_code=key).set(current["base"] or 0)
 
 
-
-
 async def store(fk: str, state: State | None, partition: int) -> None:
     """Write state to memory and its changelog partition; None forgets the key (tombstone).
 
@@ -63,6 +61,17 @@ async def store(fk: str, state: State | None, partition: int) -> None:
         state_table.data[fk] = state
     value = None if state is None else orjson.dumps(state)
     await app.producer.send(CHANGELOG, orjson.dumps(fk), value, partition, None, None)
+
+
+async def keep(fk: str, durable: bool, state: State | None, partition: int) -> None:
+    """Keep a key's state (None forgets it): in the table and its changelog, or only in
+    memory for a family that is not durable."""
+    if durable:
+        await store(fk, state, partition)
+    elif state is None:
+        volatile.pop(fk, None)
+    else:
+        volatile[fk] = state
 
 
 @app.agent(keyed_topic)
@@ -80,10 +89,7 @@ async def keyed(stream):  # type: ignore[no-untyped-def]
             kept = state_table.data if durable else volatile
             state, alerts, late = engine.apply(family, key, kept.get(fk), items,
                                                upto=safe_ts if safe_ts is not None else 0.0)
-            if durable:
-                await store(fk, state, partition)
-            else:
-                volatile[fk] = state
+            await keep(fk, durable, state, partition)
             touched.pop(fk, None)  # re-inserted last: the dict stays in order of last call
             touched[fk] = (now, partition)
             if late:
@@ -125,13 +131,7 @@ async def flush_silent_keys() -> None:
         if idle or paused:
             del touched[fk]
         forget = idle and not engine.families[family].learns
-        if not durable:
-            if forget:
-                volatile.pop(fk, None)
-            else:
-                volatile[fk] = state
-        else:
-            await store(fk, None if forget else state, partition)
+        await keep(fk, durable, None if forget else state, partition)
         await publish(alerts)
     metrics.table_keys.labels(table="keyed-state").set(len(state_table.data))
     metrics.table_keys.labels(table="volatile").set(len(volatile))

@@ -70,13 +70,14 @@ class Engine:
         if call.foreign_caller and call.ingress_kind != "internal":
             ring = "r" if not ev.answered and ev.end_time is not None else ""
             item = Item(*base, tag=f"{ev.release_cause or ''}|{ring}")
+            block = call.caller.range_key(self.range_digits)
             keys = {
-                "burst_range": call.caller.range_key(self.range_digits),
+                "burst_range": block,
                 "burst_country": call.caller.country_key,
-                "wangiri_range": call.caller.range_key(self.range_digits),
+                "wangiri_range": block,
                 "fanout_number": call.caller_key,
                 "targeted_subscriber": call.callee_key,
-                "burst_ramp": call.caller.range_key(self.range_digits),
+                "burst_ramp": block,
             }
             routed.extend((fam, key, item) for fam, key in keys.items() if fam in self.families)
         return Routing(call, found, suppressed, routed)

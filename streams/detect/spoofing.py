@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 from streams.detect.calls import Call
 from streams.events import Severity
-from streams.numbering import classify, normalise
 from streams.policy import Policy
 
 FAILED_VERSTAT = "tn-validation-failed"
@@ -25,11 +23,6 @@ class Verdict:
     reason: str
 
 
-@lru_cache(maxsize=64)
-def _number_set(numbers: tuple[str, ...], region: str) -> frozenset[str]:
-    return frozenset(e for e in (normalise(n, region) for n in numbers) if e)
-
-
 def is_protected(e164: str | None, policy: Policy) -> bool:
     """On the do-not-originate list, or in a number class that never places calls."""
     if not e164:
@@ -38,27 +31,12 @@ def is_protected(e164: str | None, policy: Policy) -> bool:
 
 
 def _allowed(call: Call, policy: Policy) -> bool:
-    allow = policy.allowlist
-    region = policy.home_country
-    if call.event.ingress_trunk in allow.trunks:
+    trunk = call.event.ingress_trunk
+    if trunk in policy.allowlist.trunks:
         return True
     key = call.caller.e164
-    if key and key in _number_set(tuple(allow.calling_numbers), region):
-        return True
-    trunk_numbers = allow.trunk_numbers.get(call.event.ingress_trunk)
-    return bool(key and trunk_numbers and key in _number_set(tuple(trunk_numbers), region))
-
-
-@lru_cache(maxsize=64)
-def _protected_digits(numbers: tuple[str, ...], region: str) -> tuple[tuple[str, str], ...]:
-    """(national digits, E.164) of protected numbers long enough to be recognised inside
-    another number; short codes are too short to tell a copy from chance."""
-    out = []
-    for raw in numbers:
-        n = classify(raw, region)
-        if n.e164 and len(n.nsn) >= LOOKALIKE_MIN_DIGITS:
-            out.append((n.nsn, n.e164))
-    return tuple(out)
+    return bool(key) and (key in policy.allowed_e164
+                          or key in policy.trunk_allowed_e164.get(trunk, ()))
 
 
 def _lookalike(call: Call, policy: Policy) -> Verdict | None:
@@ -66,10 +44,10 @@ def _lookalike(call: Call, policy: Policy) -> Verdict | None:
     if caller.form in ("anonymous", "garbage") or is_protected(caller.e164, policy):
         return None
     # The E.164 form keeps every presented digit but the "00"/trunk prefixes: no need to
-    # re-read the raw text of every call.
-    for nsn, e164 in _protected_digits(tuple(policy.protected_numbers.numbers),
-                                       policy.home_country):
-        if nsn in caller.e164:
+    # re-read the raw text of every call. Short codes are too short to tell a copy from
+    # chance.
+    for nsn, e164 in policy.protected_national:
+        if len(nsn) >= LOOKALIKE_MIN_DIGITS and nsn in caller.e164:
             return Verdict(
                 "spoof_lookalike", "high", 0.9,
                 f"caller ID {caller.raw.strip()[:32]} is built around the digits of protected "

@@ -259,15 +259,11 @@ def fold(
             agg = state["win"][str(ws)] = {"n": 0, "ids": [], "thr": None, "base": None,
                                            "fired": False}
         fam.add(agg, item)
-        wins = state["win"]
-        if len(wins) == 1:  # most keys: this call's window is the only one open
-            _settle(fam, key, state, ws, agg, bound, item.ts, out)
-        else:
-            for other in sorted(wins, key=int):
-                # only this call's window changed; others may just have learned their threshold
-                win = wins[other]
-                if win is agg or win["thr"] is None:
-                    _settle(fam, key, state, int(other), win, bound, item.ts, out)
+        for other in sorted(state["win"], key=int):
+            # only this call's window changed; others may just have learned their threshold
+            win = state["win"][other]
+            if win is agg or win["thr"] is None:
+                _settle(fam, key, state, int(other), win, bound, item.ts, out)
         if state["wm"] is None or item.ts > state["wm"]:
             state["wm"] = item.ts
     return state, out, late
