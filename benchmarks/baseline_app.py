@@ -9,14 +9,13 @@ that many are counted it logs one line `BENCH_DONE {json}` with the first-to-las
 from __future__ import annotations
 
 import os
-import sys
 import time
 from dataclasses import asdict, dataclass
 
 import orjson
 
-from streams.faust_config import create_app
-from streams.runtime import tune_gc
+from streams.faust_config import create_app, raw_topic
+from streams.runtime import run_worker
 from streams.settings import Settings
 
 settings = Settings()
@@ -37,10 +36,7 @@ class Tally:
 tally = Tally()
 
 app = create_app(settings)  # the worker's own Faust settings
-events_topic = app.topic(
-    settings.events_topic, value_serializer="raw", key_serializer="raw",
-    partitions=settings.partitions, internal=True,
-)
+events_topic = raw_topic(app, settings.events_topic, settings.partitions)
 
 
 def _report() -> None:
@@ -67,13 +63,7 @@ async def count(stream):  # type: ignore[no-untyped-def]
 
 
 def main() -> None:
-    """Start a worker as `cdrwatch worker` does: uvloop, GC tuning, `-l <CDRWATCH_LOG_LEVEL>`."""
-    import mode.loop
-
-    mode.loop.use("uvloop")  # as streams/cli.py: faust parses --loop but never applies it
-    tune_gc()
-    sys.argv = [sys.argv[0], "worker", "--without-web", "-l", settings.log_level]
-    app.main()
+    run_worker(app, settings.log_level)  # as `cdrwatch worker` starts
 
 
 if __name__ == "__main__":

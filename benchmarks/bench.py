@@ -41,7 +41,7 @@ import uvloop
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from streams.broker import EmbeddedBroker, ensure_topics, free_port, stop_process
+from streams.broker import EmbeddedBroker, ensure_topics, stop_process, worker_env
 from streams.policy import load_policy
 from streams.settings import DEFAULT_POLICY
 from streams.traffic import TrafficConfig, default_campaigns, generate_traffic
@@ -182,23 +182,10 @@ class Proc:
         stop_process(self.popen)
 
 
-def worker_env(broker: EmbeddedBroker, names: dict[str, str], app_id: str, workdir: Path,
-               partitions: int, **extra: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "CDRWATCH_BROKER": broker.url,
-        "CDRWATCH_APP_ID": app_id,
-        "CDRWATCH_EVENTS_TOPIC": names["events"],
-        "CDRWATCH_ALERTS_TOPIC": names["alerts"],
-        "CDRWATCH_DLQ_TOPIC": names["dlq"],
-        "CDRWATCH_KEYED_TOPIC": names["keyed"],
-        "CDRWATCH_PARTITIONS": str(partitions),
-        "CDRWATCH_METRICS_PORT": str(free_port()),
-        "CDRWATCH_DATA_DIR": str(workdir / f"data-{app_id}"),
-        "CDRWATCH_POLICY": str(DEFAULT_POLICY),
-        "CDRWATCH_LOG_LEVEL": "info",
-        **extra,
-    }
+def bench_env(broker: EmbeddedBroker, names: dict[str, str], app_id: str, workdir: Path,
+              partitions: int, **extra: str) -> dict[str, str]:
+    return worker_env(broker.url, app_id, names, partitions, workdir / f"data-{app_id}",
+                      CDRWATCH_POLICY=str(DEFAULT_POLICY), CDRWATCH_LOG_LEVEL="info", **extra)
 
 
 def run_names(events: str, tag: str) -> dict[str, str]:
@@ -294,7 +281,7 @@ async def bare_consume(bootstrap: str, topic: str, expect: int, timeout_s: float
 def faust_baseline(broker: EmbeddedBroker, topic: str, expect: int, workdir: Path,
                    partitions: int, timeout_s: float) -> Measure:
     tag = uuid.uuid4().hex[:8]
-    env = worker_env(broker, run_names(topic, tag), f"baseline-{tag}", workdir, partitions,
+    env = bench_env(broker, run_names(topic, tag), f"baseline-{tag}", workdir, partitions,
                      BENCH_EXPECT=str(expect))
     proc = Proc([sys.executable, str(HERE / "baseline_app.py")], env,
                 workdir / f"baseline-{tag}.log")
@@ -311,15 +298,14 @@ def faust_baseline(broker: EmbeddedBroker, topic: str, expect: int, workdir: Pat
 # --------------------------------------------------------------------------- c, d: worker
 
 
-async def keyed_drained(bootstrap: str, group: str, topic: str) -> bool:
+async def keyed_drained(bootstrap: str, group: str, topic: str, partitions: int) -> bool:
     """Has the worker's group committed every offset of the keyed topic?"""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await consumer.start()
     await admin.start()
     try:
-        parts = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in parts]
+        tps = [TopicPartition(topic, p) for p in range(partitions)]
         ends = await consumer.end_offsets(tps)
         committed = await admin.list_consumer_group_offsets(group, partitions=tps)
         return all((committed.get(tp) is not None and committed[tp].offset >= end)
@@ -337,7 +323,7 @@ def worker_run(broker: EmbeddedBroker, topic: str, expect: int, workdir: Path,
     ensure_topics(broker.bootstrap, [names["alerts"], names["dlq"], names["keyed"]],
                   partitions)
     app_id = f"cdrwatch-{tag}"
-    env = worker_env(broker, names, app_id, workdir, partitions)
+    env = bench_env(broker, names, app_id, workdir, partitions)
     port = int(env["CDRWATCH_METRICS_PORT"])
     proc = Proc([sys.executable, "-m", "streams", "worker"], env, workdir / f"worker-{tag}.log")
     try:
@@ -362,7 +348,7 @@ def worker_run(broker: EmbeddedBroker, topic: str, expect: int, workdir: Path,
             raise RuntimeError("all events consumed between two scrapes: raise --records")
         drain = None
         while time.monotonic() < deadline:
-            if run(keyed_drained(broker.bootstrap, app_id, names["keyed"])):
+            if run(keyed_drained(broker.bootstrap, app_id, names["keyed"], partitions)):
                 drain = time.perf_counter() - t0
                 break
             time.sleep(0.25)
@@ -488,7 +474,7 @@ def latency_run(load: list[bytes], workdir: Path, partitions: int, load_rate: fl
         tag = uuid.uuid4().hex[:8]
         names = run_names(f"events-lat-{tag}", tag)
         ensure_topics(broker.bootstrap, list(names.values()), partitions)
-        env = worker_env(broker, names, f"cdrwatch-{tag}", workdir, partitions)
+        env = bench_env(broker, names, f"cdrwatch-{tag}", workdir, partitions)
         proc = Proc([sys.executable, "-m", "streams", "worker"], env,
                     workdir / f"worker-lat-{tag}.log")
         try:

@@ -5,13 +5,12 @@
 
 from __future__ import annotations
 
-import faust
 from prometheus_client import disable_created_metrics
 
 from streams import __version__
 from streams.detect.engine import Engine
 from streams.detect.families import SPOOF_RULES
-from streams.faust_config import create_app
+from streams.faust_config import create_app, raw_topic
 from streams.metrics import Metrics
 from streams.policy import load_policy, policy_hash
 from streams.settings import get_settings
@@ -28,16 +27,10 @@ metrics.info.info({"version": __version__, "policy_hash": policy_hash(policy)})
 app = create_app(settings)
 
 
-def _raw_topic(name: str) -> faust.TopicT:
-    """Bytes in, bytes out: decoding is ours (orjson + pydantic), paid once per batch."""
-    return app.topic(name, value_serializer="raw", key_serializer="raw",
-                     partitions=settings.partitions, internal=True)
-
-
-events_topic = _raw_topic(settings.events_topic)
-keyed_topic = _raw_topic(settings.keyed_topic)
-alerts_topic = _raw_topic(settings.alerts_topic)
-dlq_topic = _raw_topic(settings.dlq_topic)
+events_topic = raw_topic(app, settings.events_topic, settings.partitions)
+keyed_topic = raw_topic(app, settings.keyed_topic, settings.partitions)
+alerts_topic = raw_topic(app, settings.alerts_topic, settings.partitions)
+dlq_topic = raw_topic(app, settings.dlq_topic, settings.partitions)
 # family|key -> window state (JSON). Keyed like keyed_topic, so each worker holds its share.
 state_table = app.Table(
     "keyed-state", key_type=str, partitions=settings.partitions,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import socket
 import subprocess
 import time
@@ -27,6 +28,22 @@ def stop_process(proc: subprocess.Popen[bytes] | None, timeout_s: float = 20.0) 
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def worker_env(broker_url: str, app_id: str, topics: dict[str, str], partitions: int,
+               data_dir: Path, **extra: str) -> dict[str, str]:
+    """Environment of a `cdrwatch worker` subprocess on its own topics (`topics` maps
+    events/alerts/dlq/keyed to names), a free metrics port and its own data dir."""
+    return {
+        **os.environ,
+        "CDRWATCH_BROKER": broker_url,
+        "CDRWATCH_APP_ID": app_id,
+        **{f"CDRWATCH_{role.upper()}_TOPIC": name for role, name in topics.items()},
+        "CDRWATCH_PARTITIONS": str(partitions),
+        "CDRWATCH_METRICS_PORT": str(free_port()),
+        "CDRWATCH_DATA_DIR": str(data_dir),
+        **extra,
+    }
 
 
 def free_port() -> int:

@@ -9,7 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 from streams.policy import PolicyError, load_policy
-from streams.runtime import tune_gc
+from streams.runtime import run_worker, tune_gc
 
 # flag -> environment variable read by streams.settings
 _ENV_FLAGS = {
@@ -57,15 +57,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         return rc
     from streams.app import app, settings
 
-    if args.uvloop:
-        # faust's --loop flag is parsed but never applied; mode installs the policy itself.
-        import mode.loop
-
-        mode.loop.use("uvloop")
-    tune_gc()
-    # Faust's own web server is off (web_enabled=False), but the CLI starts it unless told.
-    sys.argv = [sys.argv[0], "worker", "--without-web", "-l", settings.log_level]
-    app.main()
+    run_worker(app, settings.log_level, uvloop=args.uvloop)
     return 0
 
 

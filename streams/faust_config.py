@@ -77,3 +77,9 @@ def create_app(settings: Settings) -> CdrwatchApp:
     )
     app.fetch_max_wait_ms = settings.fetch_max_wait_ms
     return app
+
+
+def raw_topic(app: faust.App, name: str, partitions: int) -> faust.TopicT:
+    """Bytes in, bytes out: decoding is ours (orjson + pydantic), paid once per batch."""
+    return app.topic(name, value_serializer="raw", key_serializer="raw",
+                     partitions=partitions, internal=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -14,7 +13,7 @@ from pathlib import Path
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
-from streams.broker import EmbeddedBroker, ensure_topics, free_port, stop_process
+from streams.broker import EmbeddedBroker, ensure_topics, stop_process, worker_env
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -71,21 +70,11 @@ def make_worker(broker: EmbeddedBroker, tmp_path: Path) -> Iterator:
             "dlq": f"dlq-{suffix}", "keyed": f"keyed-{suffix}",
         }
         ensure_topics(broker.bootstrap, list(names.values()), partitions)
-        full_env = {
-            **os.environ,
-            "CDRWATCH_BROKER": broker.url,
-            "CDRWATCH_APP_ID": app_id or f"cdrwatch-{suffix}",
-            "CDRWATCH_EVENTS_TOPIC": names["events"],
-            "CDRWATCH_ALERTS_TOPIC": names["alerts"],
-            "CDRWATCH_DLQ_TOPIC": names["dlq"],
-            "CDRWATCH_KEYED_TOPIC": names["keyed"],
-            "CDRWATCH_PARTITIONS": str(partitions),
-            "CDRWATCH_METRICS_PORT": str(free_port()),
-            "CDRWATCH_DATA_DIR": str(tmp_path / f"data-{len(started)}"),
-            "CDRWATCH_IDLE_FLUSH_S": "3",
-            "CDRWATCH_FLUSH_INTERVAL_S": "1",
-            **env,
-        }
+        full_env = worker_env(
+            broker.url, app_id or f"cdrwatch-{suffix}", names, partitions,
+            tmp_path / f"data-{len(started)}",
+            CDRWATCH_IDLE_FLUSH_S="3", CDRWATCH_FLUSH_INTERVAL_S="1", **env,
+        )
         if policy is not None:
             full_env["CDRWATCH_POLICY"] = str(policy)
         worker = Worker(broker.bootstrap, full_env, tmp_path / f"worker-{len(started)}.log",

@@ -6,7 +6,7 @@ where the state is kept differs (a Faust table vs a dict).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from streams.detect.calls import Call, enrich
@@ -112,9 +112,14 @@ class OfflineResult:
 
 
 def run_offline(
-    events: Iterable[CallEvent], policy: Policy, flush_at_end: bool = True
+    events: Iterable[CallEvent], policy: Policy, flush_at_end: bool = True,
+    on_call: Callable[[Routing, list[int]], None] | None = None,
 ) -> OfflineResult:
-    """The same detectors as the worker, state in a dict, calls in file order."""
+    """The same detectors as the worker, state in a dict, calls in file order.
+
+    `on_call` sees each call's routing and, per routed item, whether it came too late to
+    count (1) or not (0): the evaluation notes which calls each window holds.
+    """
     engine = Engine(policy)
     states: dict[tuple[str, str], State] = {}
     result = OfflineResult()
@@ -125,11 +130,15 @@ def run_offline(
             result.verdicts[v.rule] = result.verdicts.get(v.rule, 0) + 1
         for v in routing.suppressed:
             result.suppressed[v.rule] = result.suppressed.get(v.rule, 0) + 1
+        lates = []
         for family, key, item in routing.routed:
             state, alerts, late = engine.apply(family, key, states.get((family, key)), [item])
             states[(family, key)] = state
             result.alerts.extend(alerts)
-            result.late += late
+            lates.append(late)
+        result.late += sum(lates)
+        if on_call is not None:
+            on_call(routing, lates)
     if flush_at_end:
         for (family, key), state in states.items():
             result.alerts.extend(engine.flush(family, key, state)[1])

@@ -68,6 +68,9 @@ class Family:
         """Windows between a window and the last one its threshold may learn from."""
         return 1 + -(-self.lateness_s // self.window_s)
 
+    def window_start(self, ts: float) -> int:
+        return int(ts // self.window_s) * self.window_s
+
     def add(self, agg: dict[str, Any], item: Item) -> None:
         agg["n"] += 1
         if len(agg["ids"]) < self.max_ids:
@@ -235,7 +238,6 @@ def fold(
     state = state if state is not None else new_state()
     out: list[Alert] = []
     late = 0
-    size = fam.window_s
     bounds = [0.0] * len(items)
     low = float("inf") if upto is None else upto
     for i in range(len(items) - 1, -1, -1):
@@ -248,7 +250,7 @@ def fold(
             # no later than its time: closing again at the same bound would find nothing.
             _close(fam, key, state, bound, out)
             closed_to = bound
-        ws = int(item.ts // size) * size
+        ws = fam.window_start(item.ts)
         if state["closed"] is not None and ws < state["closed"]:
             late += 1
             continue

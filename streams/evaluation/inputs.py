@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 
 from streams.evaluation.scoring import Campaign
-from streams.events import CallEvent, decode_message, parse_record
+from streams.events import CallEvent, parse_record
 from streams.replay import read_messages
 from streams.traffic import TrafficConfig, generate_traffic
 
@@ -70,9 +70,8 @@ def load_files(events: Path, labels: Path | None = None,
     campaigns = campaigns or beside(events, ".campaigns.json")
     out = Labelled([], {}, source=str(events))
     for line in read_messages([events]):
-        good, bad = decode_message(line.value)
-        out.events.extend(good)
-        out.rejected.extend(f"{line.source}:{line.line_no}: {b.reason}" for b in bad)
+        out.events.extend(line.events)
+        out.rejected.extend(f"{line.source}:{line.line_no}: {b.reason}" for b in line.bad)
     out.labels = {str(row["record_id"]): row for row in _json_rows(labels)}
     if campaigns is not None:
         out.campaigns = [campaign_of(s) for s in _json_rows(campaigns)]

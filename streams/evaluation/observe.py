@@ -13,8 +13,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from streams.detect.engine import Engine
-from streams.detect.windowed import State
+from streams.detect.engine import Routing, run_offline
+from streams.detect.families import build_families
 from streams.evaluation.expected import EXPECTED, NORMAL
 from streams.evaluation.scoring import (
     CallFact,
@@ -44,7 +44,6 @@ class Observation:
     alerts: list[Alert] = field(default_factory=list)
     incidents: list[Incident] = field(default_factory=list)
     detectors: list[str] = field(default_factory=list)
-    unlabelled: int = 0
 
 
 def _fact(call_ts: float, caller: str, label: Mapping[str, Any] | None) -> CallFact:
@@ -56,37 +55,28 @@ def _fact(call_ts: float, caller: str, label: Mapping[str, Any] | None) -> CallF
 
 def observe(events: Iterable[CallEvent], labels: Mapping[str, Mapping[str, Any]],
             policy: Policy) -> Observation:
-    """Same routing, fold and final flush as `run_offline`, so the alerts are identical."""
-    engine = Engine(policy)
-    family_of = {fam.detector: name for name, fam in engine.families.items()}
+    """`run_offline` itself (so the alerts are identical), noting the calls of each window."""
+    families = build_families(policy)
     obs = Observation()
-    states: dict[tuple[str, str], State] = {}
     members: dict[Window, list[str]] = defaultdict(list)
     flagged: dict[str, set[str]] = defaultdict(set)
-    for event in events:
-        routing = engine.route(event)
-        rid = event.record_id
-        label = labels.get(rid)
-        obs.unlabelled += label is None
-        obs.calls[rid] = _fact(routing.call.ts, routing.call.caller_key, label)
+
+    def note(routing: Routing, lates: list[int]) -> None:
+        rid = routing.call.record_id
+        obs.calls[rid] = _fact(routing.call.ts, routing.call.caller_key, labels.get(rid))
         for verdict in routing.verdicts:
             flagged[verdict.rule].add(rid)
-        for family, key, item in routing.routed:
-            state, alerts, late = engine.apply(family, key, states.get((family, key)), [item])
-            states[(family, key)] = state
-            obs.alerts.extend(alerts)
+        for (family, key, item), late in zip(routing.routed, lates, strict=True):
             if not late:
-                size = engine.families[family].window_s
-                members[(family, key, int(item.ts // size) * size)].append(rid)
-    for (family, key), state in states.items():
-        obs.alerts.extend(engine.flush(family, key, state)[1])
+                members[(family, key, families[family].window_start(item.ts))].append(rid)
+
+    obs.alerts = run_offline(events, policy, on_call=note).alerts
 
     by_id: dict[str, Incident] = {}
     for alert in obs.alerts:
         if alert.status == "resolved":
             continue
-        window = (family_of.get(alert.detector, alert.detector), alert.key,
-                  int(alert.window_start.timestamp()))
+        window = (alert.detector, alert.key, int(alert.window_start.timestamp()))
         ids = frozenset(members.get(window, ()))
         inc = by_id.get(alert.alert_id)
         if inc is None:
@@ -96,7 +86,7 @@ def observe(events: Iterable[CallEvent], labels: Mapping[str, Mapping[str, Any]]
         flagged[alert.detector].update(ids)
     obs.incidents = sorted(by_id.values(), key=lambda i: (i.first_at, i.detector, i.key))
     obs.flagged = dict(flagged)
-    obs.detectors = sorted(set(family_of) | set(flagged))
+    obs.detectors = sorted(set(families) | set(flagged))
     return obs
 
 
@@ -134,7 +124,6 @@ def evaluate(events: Iterable[CallEvent], labels: Mapping[str, Mapping[str, Any]
         missing=sorted(wanted - set(obs.detectors)),
         events=len(calls),
         days=round(days, 4),
-        t0=t0,
         volume=volume(calls.values()),
         seconds=round(time.perf_counter() - began, 2),
     )

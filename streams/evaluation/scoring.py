@@ -236,7 +236,6 @@ class Evaluation:
     missing: list[str]  # expected detectors the engine does not have
     events: int
     days: float
-    t0: float
     volume: list[tuple[float, int, int]]  # (bin start, calls, fraud calls) per 5 min
     seconds: float = 0.0
 
