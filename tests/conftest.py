@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 import time
@@ -9,6 +10,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
@@ -16,6 +18,16 @@ from kafka import KafkaConsumer, KafkaProducer
 from streams.broker import EmbeddedBroker, ensure_topics, stop_process, worker_env
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_dashboards() -> ModuleType:
+    """deploy/grafana/dashboards.py, a script rather than a package module, loaded by path."""
+    spec = importlib.util.spec_from_file_location(
+        "cdrwatch_dashboards", ROOT / "deploy" / "grafana" / "dashboards.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 FIXTURES = ROOT / "tests" / "fixtures"
 
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
 import shutil
 import subprocess
 from pathlib import Path
-from types import ModuleType
 from typing import get_args
 
 import pytest
@@ -18,6 +16,7 @@ from prometheus_client.metrics import MetricWrapperBase
 
 from streams.events import AlertStatus, Severity
 from streams.metrics import Metrics
+from tests.conftest import load_dashboards
 
 ROOT = Path(__file__).resolve().parents[2]
 GRAFANA = ROOT / "deploy" / "grafana"
@@ -32,15 +31,7 @@ CLOSED_VALUES = {"status": set(get_args(AlertStatus)), "severity": set(get_args(
 TARGET_LABELS = {"job", "instance", "le"}  # added by Prometheus, or the histogram bucket
 
 
-def _load_dashboards() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("cdrwatch_dashboards", GRAFANA / "dashboards.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-boards = _load_dashboards()
+boards = load_dashboards()
 
 
 def _exported() -> dict[str, set[str]]:

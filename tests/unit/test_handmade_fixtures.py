@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import orjson
 import pytest
 
 from streams.detect.engine import Engine, run_offline
+from streams.evaluation.inputs import load_files
 from streams.events import CallEvent
 from streams.policy import load_policy
 from streams.settings import DEFAULT_POLICY
@@ -15,11 +15,9 @@ POLICY = load_policy(DEFAULT_POLICY)
 
 
 def load(name: str) -> tuple[list[CallEvent], dict[str, bool]]:
-    events = [CallEvent.model_validate_json(line)
-              for line in (HERE / f"{name}.jsonl").read_bytes().splitlines()]
-    labels = {lab["record_id"]: lab["fraud"] for lab in
-              map(orjson.loads, (HERE / f"{name}.labels.jsonl").read_bytes().splitlines())}
-    return events, labels
+    data = load_files(HERE / f"{name}.jsonl")
+    assert not data.rejected
+    return data.events, {rid: lab["fraud"] for rid, lab in data.labels.items()}
 
 
 @pytest.mark.parametrize("name", sorted(STORIES))
