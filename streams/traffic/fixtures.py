@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -44,14 +46,29 @@ def demo_traffic() -> Traffic:
     return generate_traffic(DEMO_CONFIG)
 
 
+def write_traffic(traffic: Traffic, paths: Sequence[Path]) -> list[Path]:
+    """The generator's three outputs (records, labels, campaigns) into `paths`, in that order."""
+    for path, rows in zip(paths, (traffic.records, traffic.labels, traffic.campaigns),
+                          strict=True):
+        write_jsonl(path, rows, progress=False)
+    return list(paths)
+
+
 def write_demo(directory: Path = FIXTURES) -> list[Path]:
     """Write the three demo files into `directory`; returns their paths."""
-    traffic = demo_traffic()
-    paths = [directory / name for name in DEMO_FILES]
-    write_jsonl(paths[0], traffic.records, progress=False)
-    write_jsonl(paths[1], traffic.labels, progress=False)
-    write_jsonl(paths[2], traffic.campaigns, progress=False)
-    return paths
+    return write_traffic(demo_traffic(), [directory / name for name in DEMO_FILES])
+
+
+def stale(build: Callable[[Path], list[Path]], directory: Path) -> list[str]:
+    """Names of committed files in `directory` that differ from (or are missing beside) what
+    `build` writes into a fresh directory."""
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for fresh in build(Path(tmp)):
+            committed = directory / fresh.name
+            if not committed.exists() or committed.read_bytes() != fresh.read_bytes():
+                out.append(fresh.name)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,15 +81,10 @@ def main(argv: list[str] | None = None) -> int:
         for path in write_demo(args.out_dir):
             print(f"wrote {path} ({path.stat().st_size:,} bytes)")
         return 0
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as tmp:
-        stale = [p.name for p in write_demo(Path(tmp))
-                 if p.read_bytes() != (args.out_dir / p.name).read_bytes()]
-    for name in stale:
+    names = stale(write_demo, args.out_dir)
+    for name in names:
         print(f"{name} differs from a fresh regeneration", file=sys.stderr)
-    return 1 if stale else 0
-
+    return 1 if names else 0
 
 if __name__ == "__main__":
     sys.exit(main())
