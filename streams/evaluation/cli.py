@@ -17,8 +17,7 @@ from streams.evaluation.inputs import Labelled, generated, load_files
 from streams.evaluation.observe import evaluate
 from streams.evaluation.report import print_report, to_json
 from streams.policy import PolicyError, load_policy
-from streams.traffic.cli import build_config
-from streams.traffic.config import TrafficConfig
+from streams.traffic.cli import add_traffic_arguments, build_config
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,34 +30,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      "<events>.campaigns.json, else rebuilt from the labels")
     gen = parser.add_argument_group("or a labelled sample generated in memory")
     gen.add_argument("--generate", action="store_true", help="generate instead of --events")
-    gen.add_argument("--home", default="IT", help="operator's ISO region")
-    gen.add_argument("--start", default="2026-11-20T00:00:00Z", help="first event time")
-    gen.add_argument("--hours", type=float, default=24.0)
-    gen.add_argument("--calls-per-hour", type=float, default=2000.0)
-    gen.add_argument("--seed", type=int, default=7)
-    gen.add_argument("--all-campaigns", action="store_true",
-                     help="every scenario once, staggered across the run")
-    gen.add_argument("--campaign", action="append", default=[], metavar="NAME[:k=v,...]",
-                     help="inject a scenario, as in `cdrwatch generate` (repeatable)")
+    add_traffic_arguments(gen)
     out = parser.add_argument_group("detection and output")
     out.add_argument("--policy", default=str(DEFAULT_POLICY), help="operator policy TOML")
     out.add_argument("--json", metavar="OUT.json", help="write the full evaluation as JSON")
     out.add_argument("--chart", metavar="OUT.png", help="latency bars + timeline as PNG")
 
 
-def config_of(args: argparse.Namespace) -> TrafficConfig:
-    """The generator's own reading of its flags, with its defaults for those not offered."""
-    defaults = TrafficConfig.model_fields
-    return build_config(argparse.Namespace(
-        international_share=defaults["international_share"].default,
-        max_lateness=defaults["max_lateness_s"].default, **vars(args)))
-
-
 def _inputs(args: argparse.Namespace) -> Labelled:
     if args.generate == bool(args.events):
         raise ValueError("give either --events FILE (with labels) or --generate")
     if args.generate:
-        return generated(config_of(args))
+        return generated(build_config(args))
     return load_files(Path(args.events), args.labels and Path(args.labels),
                       args.campaigns and Path(args.campaigns))
 

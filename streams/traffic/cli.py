@@ -53,7 +53,8 @@ def parse_campaign(text: str) -> CampaignSpec:
     return CampaignSpec(name=name, params=params, **extra)
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_traffic_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """What traffic to generate: shared by `cdrwatch generate` and `cdrwatch evaluate`."""
     parser.add_argument("--home", default="IT", help="operator's ISO region (IT, CN, ...)")
     parser.add_argument("--start", default="2026-11-20T00:00:00Z",
                         help="first event time, RFC 3339 with Z or offset")
@@ -69,6 +70,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         f"Repeatable. Scenarios: {', '.join(SCENARIOS)}")
     parser.add_argument("--all-campaigns", action="store_true",
                         help="every scenario once, staggered across the run")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_traffic_arguments(parser)
     parser.add_argument("--out", default="events.jsonl", help="records (JSONL); '-' = stdout")
     parser.add_argument("--labels", default=None,
                         help="ground-truth labels (JSONL); default <out>.labels.jsonl")
