@@ -41,7 +41,15 @@ import uvloop
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from streams.broker import EmbeddedBroker, ensure_topics, stop_process, worker_env
+from streams.broker import (
+    WORKER_READY,
+    EmbeddedBroker,
+    ensure_topics,
+    start_logged,
+    stop_process,
+    wait_for_line,
+    worker_env,
+)
 from streams.policy import load_policy
 from streams.settings import DEFAULT_POLICY
 from streams.traffic import TrafficConfig, default_campaigns, generate_traffic
@@ -134,28 +142,15 @@ class Proc:
     popen: subprocess.Popen[bytes] | None = None
     profiler: subprocess.Popen[bytes] | None = None
 
-    def start(self, ready: str = "[^Worker]: Ready", timeout_s: float = 90.0) -> Proc:
-        with self.log_path.open("ab") as out:
-            self.popen = subprocess.Popen(self.cmd, env=self.env, stdout=out,
-                                          stderr=subprocess.STDOUT, cwd=HERE.parent)
-        self.wait_for(ready, timeout_s)
+    def start(self) -> Proc:
+        self.popen = start_logged(self.cmd, self.env, self.log_path, cwd=HERE.parent)
+        self.wait_for(WORKER_READY, timeout_s=90.0)
         return self
-
-    def text(self) -> str:
-        return self.log_path.read_text(errors="replace")
 
     def wait_for(self, needle: str, timeout_s: float) -> str:
         """The first log line containing needle; raises if the process dies or times out."""
         assert self.popen is not None
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            for line in self.text().splitlines():
-                if needle in line:
-                    return line
-            if self.popen.poll() is not None:
-                raise RuntimeError(f"{self.cmd} exited: {self.text()[-3000:]}")
-            time.sleep(0.1)
-        raise TimeoutError(f"no {needle!r} from {self.cmd}: {self.text()[-3000:]}")
+        return wait_for_line(self.popen, self.log_path, needle, timeout_s)
 
     def profile(self, out: Path, rate: int = 250) -> None:
         """Attach py-spy (if installed) until stop()."""

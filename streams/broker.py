@@ -30,6 +30,33 @@ def stop_process(proc: subprocess.Popen[bytes] | None, timeout_s: float = 20.0) 
         proc.wait()
 
 
+def start_logged(cmd: list[str], env: dict[str, str], log_path: Path,
+                 cwd: Path | None = None) -> subprocess.Popen[bytes]:
+    """A subprocess writing stdout and stderr to `log_path` (appended)."""
+    with log_path.open("ab") as out:
+        return subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=cwd)
+
+
+def wait_for_line(proc: subprocess.Popen[bytes], log_path: Path, needle: str,
+                  timeout_s: float) -> str:
+    """The first line of the process's log containing `needle`; raises with the log's tail
+    if the process exits or the time runs out."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        text = log_path.read_text(errors="replace")
+        for line in text.splitlines():
+            if needle in line:
+                return line
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args} exited: {text[-3000:]}")
+        time.sleep(0.1)
+    raise TimeoutError(f"no {needle!r} from {proc.args}: "
+                       f"{log_path.read_text(errors='replace')[-3000:]}")
+
+
+WORKER_READY = "[^Worker]: Ready"
+
+
 def worker_env(broker_url: str, app_id: str, topics: dict[str, str], partitions: int,
                data_dir: Path, **extra: str) -> dict[str, str]:
     """Environment of a `cdrwatch worker` subprocess on its own topics (`topics` maps

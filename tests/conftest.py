@@ -15,9 +15,18 @@ from types import ModuleType
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
-from streams.broker import EmbeddedBroker, ensure_topics, stop_process, worker_env
+from streams.broker import (
+    WORKER_READY,
+    EmbeddedBroker,
+    ensure_topics,
+    start_logged,
+    stop_process,
+    wait_for_line,
+    worker_env,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "fixtures"
 
 
 def load_dashboards() -> ModuleType:
@@ -28,7 +37,6 @@ def load_dashboards() -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-FIXTURES = ROOT / "tests" / "fixtures"
 
 
 @pytest.fixture(scope="session")
@@ -53,17 +61,10 @@ class Worker:
         return int(self.env["CDRWATCH_METRICS_PORT"])
 
     def start(self, timeout_s: float = 60.0) -> Worker:
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "streams", "worker"],
-                                         env=self.env, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"worker exited: {self.log_path.read_text()[-3000:]}")
-            if "[^Worker]: Ready" in self.log_path.read_text(errors="replace"):
-                return self
-            time.sleep(0.2)
-        raise TimeoutError(f"worker not ready: {self.log_path.read_text()[-3000:]}")
+        self.proc = start_logged([sys.executable, "-m", "streams", "worker"], self.env,
+                                 self.log_path)
+        wait_for_line(self.proc, self.log_path, WORKER_READY, timeout_s)
+        return self
 
     def stop(self) -> None:
         stop_process(self.proc)
