@@ -6,7 +6,9 @@ Scenarios, each repeated --runs times (medians are quoted):
   c  the cdrwatch worker end to end on one-record messages;
   d  the worker on micro-batched messages (JSON arrays of --batch records);
 plus the produce-to-alert latency of distinct protected-number spoof probes under background
-load, the worker's peak RSS (VmHWM) and the offline `detect` rate. Records are produced
+load, the worker's peak RSS (VmHWM), the offline `detect` rate, and (m) the per-record cost of
+the two steps no detector can skip, validating the record and classifying its caller ID with
+phonenumbers, which bounds the ratios c/b and d/a whatever the rest costs. Records are produced
 before each consumer starts, so consumption is measured, from first to last event; group
 joins and startup are excluded. The last line printed is one JSON object.
 
@@ -494,6 +496,68 @@ def offline_run(path: Path) -> float:
     return detect_files([path], load_policy(DEFAULT_POLICY)).events_per_s
 
 
+# ----------------------------------------------------------------- m: mandatory costs
+
+
+@dataclass
+class Mandatory:
+    """Microseconds per record of what every detector needs before it can decide anything."""
+
+    orjson_us: float  # b's own decode of a one-record message, which the worker does not do
+    validate_us: float  # the worker's decode_message on a one-record message
+    validate_batched_us: float  # the same, per record, on the micro-batches of d
+    classify_us: float  # enrich(): caller (and network) number through phonenumbers, cold cache
+
+
+def _per_record_us(fn: Callable[[], object], records: int) -> float:
+    started = time.perf_counter()
+    fn()
+    return (time.perf_counter() - started) / records * 1e6
+
+
+def mandatory_costs(values: list[bytes], batches: list[bytes]) -> Mandatory:
+    """Validation and caller classification timed in this process, on the same records.
+
+    The classify cache starts empty, as a worker's does, so numbers seen for the first time
+    cost what they cost in the run: the share of new caller IDs is the traffic's own.
+    """
+    from streams.detect.calls import enrich
+    from streams.events import decode_message
+    from streams.numbering import classify
+    from streams.runtime import tune_gc
+
+    tune_gc()
+    policy = load_policy(DEFAULT_POLICY)
+    n = len(values)
+    events = [e for v in values for e in decode_message(v)[0]]
+    if len(events) != n:
+        raise RuntimeError(f"{n - len(events)} generated records failed validation")
+    classify.cache_clear()
+    return Mandatory(
+        orjson_us=_per_record_us(lambda: [orjson.loads(v) for v in values], n),
+        validate_us=_per_record_us(lambda: [decode_message(v) for v in values], n),
+        validate_batched_us=_per_record_us(lambda: [decode_message(b) for b in batches], n),
+        classify_us=_per_record_us(lambda: [enrich(e, policy) for e in events], n),
+    )
+
+
+def ratio_bounds(m: Mandatory, a: float | None, b: float | None
+                 ) -> tuple[float | None, float | None]:
+    """The best c/b and d/a these costs allow, granting that all else costs nothing.
+
+    c: b's time per message, minus b's decode, plus validation and classification (one
+    process runs an agent's Python on one core). d: validation and classification alone,
+    as if consuming from Kafka were free.
+    """
+    c_over_b = d_over_a = None
+    if b:
+        t_b = 1e6 / b
+        c_over_b = t_b / (t_b - m.orjson_us + m.validate_us + m.classify_us)
+    if a:
+        d_over_a = 1e6 / (m.validate_batched_us + m.classify_us) / a
+    return c_over_b, d_over_a
+
+
 # ------------------------------------------------------------------------------ main
 
 
@@ -563,8 +627,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="background CDRs/s during the latency probe")
     p.add_argument("--probes", type=int, default=200, help="latency probes per run")
     p.add_argument("--probe-interval-ms", type=float, default=50.0)
-    p.add_argument("--only", default="abcdlo",
-                   help="scenarios to run: a b c d, l(atency), o(ffline)")
+    p.add_argument("--only", default="abcdlom",
+                   help="scenarios to run: a b c d, l(atency), o(ffline), m(andatory costs)")
     p.add_argument("--py-spy", type=Path, help="directory: py-spy raw profiles of c/d workers")
     p.add_argument("--workdir", type=Path, help="keep logs here (default: a temp dir)")
     args = p.parse_args(argv)
@@ -642,7 +706,20 @@ def main(argv: list[str] | None = None) -> int:
             log(f"offline detect run {i + 1}: {offline[-1]:,.0f} events/s")
         path.unlink()
 
+    costs: list[Mandatory] = []
+    if "m" in args.only:
+        for i in range(args.runs):
+            cost = guarded(f"mandatory costs run {i + 1}", lambda: mandatory_costs(values, batches))
+            if cost is None:
+                continue
+            costs.append(cost)
+            log(f"mandatory costs run {i + 1}: " + ", ".join(
+                f"{k} {v:.2f}" for k, v in cost.__dict__.items()))
+
     med = {k: s.median("events_per_s") for k, s in sc.items()}
+    cost_med = Mandatory(*(statistics.median(getattr(c, f) for c in costs)
+                           for f in Mandatory.__dataclass_fields__)) if costs else None
+    bound_c, bound_d = ratio_bounds(cost_med, med["a"], med["b"]) if cost_med else (None, None)
 
     def ratio(x: float | None, y: float | None) -> float | None:
         return x / y if x and y else None
@@ -671,6 +748,9 @@ def main(argv: list[str] | None = None) -> int:
         "peak_rss_mb_single": sc["c"].median("peak_rss_mb"),
         "peak_rss_mb_batched": sc["d"].median("peak_rss_mb"),
         "offline_events_per_s": statistics.median(offline) if offline else None,
+        "mandatory_us_per_record": cost_med.__dict__ if cost_med else None,
+        "ratio_bound": bound_c,
+        "batched_ratio_bound": bound_d,
         "per_run_events_per_s": {k: [round(m.events_per_s) for m in s.runs]
                                  for k, s in sc.items()},
         "machine": machine_info(),
@@ -694,6 +774,12 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(f"ratio c/b (worker / Faust floor)        {fmt(result['ratio'], '.3f')}")
     print(f"batched_ratio d/a (batched / ceiling)   {fmt(result['batched_ratio'], '.3f')}")
+    if cost_med:
+        print(f"mandatory per record: validation {cost_med.validate_us:.1f} us "
+              f"({cost_med.validate_batched_us:.1f} us in arrays), caller classification "
+              f"{cost_med.classify_us:.1f} us; b's own decode {cost_med.orjson_us:.1f} us")
+        print(f"best ratios these allow, all else free: c/b {fmt(bound_c, '.3f')}, "
+              f"d/a {fmt(bound_d, '.3f')}")
     if latencies:
         print(f"produce-to-alert latency at {args.load_rate:,.0f} CDRs/s background: "
               f"p50 {result['p50_latency_ms']:.1f} ms, p99 {result['p99_latency_ms']:.1f} ms "
