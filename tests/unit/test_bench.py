@@ -1,4 +1,4 @@
-"""The benchmark's bound on c/b and d/a from the per-record costs no detector can skip."""
+"""Pure helpers of the benchmark script: the bound on c/b and d/a, the scrape pacing."""
 
 from __future__ import annotations
 
@@ -39,3 +39,9 @@ def test_mandatory_costs_are_timed_on_the_records_given(bench) -> None:  # type:
     assert all(v > 0 for v in costs.__dict__.values())
     with pytest.raises(RuntimeError, match="1 generated records failed validation"):
         bench.mandatory_costs([*values, b'{"record_id": ""}'], [])
+
+
+def test_scrapes_are_frequent_only_where_they_set_the_timing(bench) -> None:  # type: ignore[no-untyped-def]
+    assert bench.scrape_pause(done=0, left=500_000, elapsed=0.0) == 0.25  # waiting for the start
+    assert bench.scrape_pause(done=50_000, left=450_000, elapsed=10.0) == 1.0  # 90 s to go
+    assert bench.scrape_pause(done=490_000, left=5_000, elapsed=98.0) == 0.25  # 1 s to go
