@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from streams.numbering import check_region, classify, normalise
+from streams.numbering import check_region, classify, home_country_code, normalise
 
 IngressKind = Literal["international", "national", "mobile", "internal"]
 
@@ -170,6 +170,14 @@ class Policy(_Frozen):
         return tuple(self.protected_numbers.prefixes)
 
     @cached_property
+    def protected_home_classes(self) -> tuple[tuple[str, str], ...]:
+        """(national leading digits, E.164 prefix) of each protected class of the home plan,
+        e.g. ("400", "+86400"): the classes a look-alike caller ID can be built around."""
+        cc = f"+{home_country_code(self.home_country)}"
+        return tuple((prefix[len(cc):], prefix) for prefix in self.protected_numbers.prefixes
+                     if prefix.startswith(cc) and len(prefix) > len(cc))
+
+    @cached_property
     def allowed_e164(self) -> frozenset[str]:
         return self._e164(self.allowlist.calling_numbers)
 
@@ -225,13 +233,24 @@ def load_policy(path: Path | str) -> Policy:
                 f"choose one of {', '.join(presets())}"
             )
         data = _merge(_read_toml(PRESETS / f"{name}.toml"), data)
+    return _validated(data, f"policy file {path}")
+
+
+def preset_policy(name: str, overrides: dict[str, Any]) -> Policy:
+    """A shipped preset with some keys set, as a file with `preset = name` would give."""
+    if name not in presets():
+        raise PolicyError(f"unknown preset {name!r}; choose one of {', '.join(presets())}")
+    return _validated(_merge(_read_toml(PRESETS / f"{name}.toml"), overrides), f"preset {name}")
+
+
+def _validated(data: dict[str, Any], where: str) -> Policy:
     try:
         return Policy.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(
             f"key '{'.'.join(str(p) for p in err['loc'])}': {err['msg']}" for err in exc.errors()
         )
-        raise PolicyError(f"policy file {path}: {problems}") from exc
+        raise PolicyError(f"{where}: {problems}") from exc
 
 
 def policy_hash(policy: Policy) -> str:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from streams.detect.calls import Call
 from streams.events import Severity
+from streams.numbering import classify
 from streams.policy import Policy
 
 FAILED_VERSTAT = "tn-validation-failed"
@@ -53,6 +54,30 @@ def _lookalike(call: Call, policy: Policy) -> Verdict | None:
                 f"caller ID {caller.raw.strip()[:32]} is built around the digits of protected "
                 f"number {e164} (a look-alike of an official hotline)",
             )
+    if not caller.valid and caller.e164:
+        return _class_lookalike(caller.raw, caller.e164, policy)
+    return None
+
+
+def _class_lookalike(raw: str, e164: str, policy: Policy) -> Verdict | None:
+    """An invalid caller ID that ends with a whole valid number of a protected class: a
+    hotline of that class ("400 681 6666") behind a "00" or a foreign country code, the
+    way fraud rings dress a fake customer-service line. The list of such hotlines is open
+    (every company has one), so the class stands for them; a valid foreign number that
+    happens to end the same way is left alone."""
+    digits = e164[1:]
+    for lead, prefix in policy.protected_home_classes:
+        at = digits.find(lead)
+        while at >= 0:
+            hotline = classify(prefix[: -len(lead)] + digits[at:], policy.home_country)
+            if hotline.valid and hotline.e164 != e164:
+                return Verdict(
+                    "spoof_lookalike", "high", 0.9,
+                    f"caller ID {raw.strip()[:32]} ends with {hotline.e164}, a number of "
+                    f"protected class {prefix} that never places calls (a look-alike of a "
+                    "service hotline)",
+                )
+            at = digits.find(lead, at + 1)
     return None
 
 

@@ -16,7 +16,8 @@ from pydantic import ValidationError
 from streams.evaluation.inputs import Labelled, generated, load_files
 from streams.evaluation.observe import evaluate
 from streams.evaluation.report import print_report, to_json
-from streams.policy import PolicyError, load_policy
+from streams.policy import Policy, PolicyError, load_policy, preset_policy, presets
+from streams.traffic.calls import TRUNK_KIND
 from streams.traffic.cli import add_traffic_arguments, build_config
 
 
@@ -32,7 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     gen.add_argument("--generate", action="store_true", help="generate instead of --events")
     add_traffic_arguments(gen)
     out = parser.add_argument_group("detection and output")
-    out.add_argument("--policy", default=str(DEFAULT_POLICY), help="operator policy TOML")
+    out.add_argument("--policy", help=f"operator policy TOML; default {DEFAULT_POLICY.name}, "
+                     "or with --generate for another country its regulatory preset with the "
+                     "generator's trunk names")
     out.add_argument("--json", metavar="OUT.json", help="write the full evaluation as JSON")
     out.add_argument("--chart", metavar="OUT.png", help="latency bars + timeline as PNG")
 
@@ -46,9 +49,25 @@ def _inputs(args: argparse.Namespace) -> Labelled:
                       args.campaigns and Path(args.campaigns))
 
 
+def _policy(args: argparse.Namespace) -> Policy:
+    """The given policy; for generated traffic of a country with a shipped preset other than
+    the default's, that preset plus the generator's trunks (which no preset can know)."""
+    from streams.settings import DEFAULT_POLICY
+
+    if args.policy:
+        return load_policy(args.policy)
+    default = load_policy(DEFAULT_POLICY)
+    home = args.home.lower() if args.generate else ""
+    if not home or home == default.home_country.lower() or home not in presets():
+        return default
+    print(f"cdrwatch evaluate: {home.upper()} traffic judged by the {home!r} preset with the "
+          "generator's trunk names (--policy to choose)", file=sys.stderr)
+    return preset_policy(home, {"trunks": TRUNK_KIND})
+
+
 def run(args: argparse.Namespace) -> int:
     try:
-        policy = load_policy(args.policy)
+        policy = _policy(args)
         data = _inputs(args)
     except (PolicyError, ValueError, ValidationError, OSError) as exc:
         print(f"cdrwatch evaluate: {exc}", file=sys.stderr)

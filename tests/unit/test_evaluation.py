@@ -216,3 +216,36 @@ def test_cli_reads_generator_files_and_writes_json_and_png(tmp_path: Path,
     assert (tmp_path / "ev.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "spoof_protected" in capsys.readouterr().out
     assert cli.run(parser.parse_args([])) == 2  # neither --events nor --generate
+
+
+def _cli_args(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    return parser.parse_args(list(argv))
+
+
+def test_generated_traffic_of_another_country_is_judged_by_its_preset() -> None:
+    cn = cli._policy(_cli_args("--generate", "--home", "CN"))
+    assert cn.home_country == "CN" and "+86400" in cn.protected_numbers.prefixes
+    assert cn.trunks["INTL-BICS-1"] == "international"  # the generator's trunk names
+    assert cli._policy(_cli_args("--generate", "--home", "IT")) == POLICY
+    assert cli._policy(_cli_args("--generate", "--home", "DE")) == POLICY  # no preset: default
+    chosen = cli._policy(_cli_args("--generate", "--home", "CN", "--policy", str(DEFAULT_POLICY)))
+    assert chosen == POLICY
+
+
+def test_china_campaigns_are_caught_under_the_cn_preset() -> None:
+    """The field story of DESIGN.md: "00" numbers dressed as a 400 hotline, mainland caller
+    IDs from abroad; under the preset as shipped, which protects the 400 class, not one line."""
+    config = TrafficConfig(home_region="CN", hours=4, seed=5, calls_per_hour=1200, campaigns=[
+        _spec("hotline_lookalike", 0.5, hotline="4008208888"),
+        _spec("domestic_from_abroad", 1.5), _spec("protected_spoof", 2.5),
+        _spec("stir_failed", 3.0)])
+    data = generated(config)
+    ev = evaluate(data.events, data.labels,
+                  cli._policy(_cli_args("--generate", "--home", "CN")), data.campaigns)
+    rows = {s.scenario: s for s in ev.scenarios}
+    for scenario in ("hotline_lookalike", "domestic_from_abroad", "protected_spoof",
+                     "stir_failed"):
+        assert rows[scenario].detected == 1 and rows[scenario].recall >= 0.95, rows[scenario]
+    assert ev.false_alarms == []

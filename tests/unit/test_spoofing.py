@@ -6,7 +6,8 @@ import pytest
 
 from streams.detect.calls import enrich
 from streams.detect.spoofing import verdicts
-from streams.policy import Policy
+from streams.policy import Policy, load_policy
+from streams.settings import DEFAULT_POLICY
 from tests.unit.factories import cdr, policy
 
 P = policy()
@@ -112,3 +113,34 @@ def test_china_hotline_impersonation(caller: str, expected: list[str]) -> None:
 def test_96110_with_an_area_code_is_the_real_anti_fraud_centre() -> None:
     assert "spoof_protected" not in rules_for(CN, calling_number="01096110",
                                               ingress_trunk="NAT")
+
+
+# An operator protects the whole class: every company's 400 hotline, listed or not.
+CN_CLASS = policy(home_country="CN", protected_numbers={"prefixes": ["+86400", "+86800"]},
+                  trunks={"INTL-BICS-1": "international"})
+
+
+@pytest.mark.parametrize(("caller", "expected"), [
+    ("004008208888", ["spoof_lookalike"]),          # "00" + an unlisted 400 hotline
+    ("008524008208888", ["spoof_lookalike"]),       # behind a Hong Kong country code
+    ("00638008208888", ["spoof_lookalike"]),        # an 800 line behind the Philippines' code
+    ("4008208888", ["spoof_protected"]),            # the hotline itself
+    ("+4314008208888", []),                         # a valid Vienna number ending the same way
+    ("0085240082088", ["spoof_invalid_caller"]),    # too few digits to be a 400 number
+])
+def test_lookalike_of_any_number_of_a_protected_class(caller: str, expected: list[str]) -> None:
+    assert rules_for(CN_CLASS, calling_number=caller) == expected
+
+
+def test_class_lookalike_names_the_hotline_it_copies() -> None:
+    found, _ = verdicts(enrich(cdr(calling_number="008524008208888"), CN_CLASS), CN_CLASS)
+    assert "+864008208888" in found[0].reason and "+86400" in found[0].reason
+
+
+@pytest.mark.parametrize("name", ["it", "uk", "us", "cn"])
+def test_every_preset_acts_on_a_failed_verification_only_where_a_record_carries_one(
+        name: str) -> None:
+    pol = load_policy(DEFAULT_POLICY.parent / "presets" / f"{name}.toml")
+    failed = dict(calling_number="+12025550123", verstat="TN-Validation-Failed")
+    assert "spoof_stir_shaken" in rules_for(pol, **failed)
+    assert "spoof_stir_shaken" not in rules_for(pol, calling_number="+12025550123")
