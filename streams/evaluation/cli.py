@@ -19,6 +19,7 @@ from streams.evaluation.report import print_report, to_json
 from streams.policy import Policy, PolicyError, load_policy, preset_policy, presets
 from streams.traffic.calls import TRUNK_KIND
 from streams.traffic.cli import add_traffic_arguments, build_config
+from streams.traffic.spoofing import default_protected
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -51,18 +52,26 @@ def _inputs(args: argparse.Namespace) -> Labelled:
 
 def _policy(args: argparse.Namespace) -> Policy:
     """The given policy; for generated traffic of a country with a shipped preset other than
-    the default's, that preset plus the generator's trunks (which no preset can know)."""
+    the default's, that preset plus what only the generated operator knows: its trunk names
+    and its own customer-service numbers (a preset leaves both to the operator)."""
     from streams.settings import DEFAULT_POLICY
 
     if args.policy:
         return load_policy(args.policy)
     default = load_policy(DEFAULT_POLICY)
-    home = args.home.lower() if args.generate else ""
-    if not home or home == default.home_country.lower() or home not in presets():
+    home = args.home.upper() if args.generate else default.home_country
+    found = [p for p in map(_preset, presets()) if p[1].home_country == home]
+    if home == default.home_country or not found:
         return default
-    print(f"cdrwatch evaluate: {home.upper()} traffic judged by the {home!r} preset with the "
-          "generator's trunk names (--policy to choose)", file=sys.stderr)
-    return preset_policy(home, {"trunks": TRUNK_KIND})
+    name, preset = found[0]
+    print(f"cdrwatch evaluate: {home} traffic judged by the {name!r} preset with the "
+          "generator's trunks and protected numbers (--policy to choose)", file=sys.stderr)
+    numbers = [*preset.protected_numbers.numbers, *default_protected(home)]
+    return preset_policy(name, {"trunks": TRUNK_KIND, "protected_numbers": {"numbers": numbers}})
+
+
+def _preset(name: str) -> tuple[str, Policy]:
+    return name, preset_policy(name, {})
 
 
 def run(args: argparse.Namespace) -> int:

@@ -12,13 +12,23 @@ from streams.traffic.numbers import Pool, build_pool, present, range_pool
 from streams.traffic.spoofing import Result, as_list, times
 
 _DEFAULT_COUNTRIES = "GB/US/RO/PH/NG/TN/AL/MA/PK/BD"
+_ABROAD = ("NG", "PH", "TN")
+
+
+def abroad(ctx: Context, country: str) -> str:
+    """A campaign from abroad never comes from the operator's own country (a GB operator's
+    fan-out from "GB" would be domestic traffic): such a source gives way to the first of
+    _ABROAD that differs, and the campaign summary names the one used."""
+    if country.upper() != ctx.home.upper():
+        return country
+    return next(c for c in _ABROAD if c != ctx.home.upper())
 
 
 def foreign_range(ctx: Context, rng: np.random.Generator, country: str, prefix: str | None,
                   numbers: int) -> tuple[str, Pool]:
     """A number block: the given '+CC....' prefix, or one carved from a real number."""
     if prefix is None:
-        sample = build_pool(country, "mobile", 200, ctx.seed)
+        sample = build_pool(abroad(ctx, country), "mobile", 200, ctx.seed)
         e164 = str(sample.e164[rng.integers(len(sample))])
         prefix = e164[: len(str(sample.country_code)) + 1 + 5]
     return prefix, range_pool(prefix, numbers, ctx.seed)
@@ -61,7 +71,7 @@ def fanout_number(ctx: Context, rng: np.random.Generator, t0: float, cid: str, *
                   minutes: float = 30.0) -> Result:
     """One "00" number calling many distinct subscribers, posing as customer service."""
     if number is None:
-        pool = build_pool(country, "mobile", 200, ctx.seed)
+        pool = build_pool(abroad(ctx, country), "mobile", 200, ctx.seed)
         number = str(pool.e164[rng.integers(len(pool))])
     raw = ctx.intl + number[1:] if number.startswith("+") else number
     out = batch(rng, times(rng, t0, minutes, calls), np.full(calls, raw, dtype=object),
@@ -95,7 +105,7 @@ def bombarded_subscriber(ctx: Context, rng: np.random.Generator, t0: float, cid:
     cover, harassment, or a distraction while an account is emptied)."""
     if subscriber is None:
         subscriber = str(ctx.subscribers.national[rng.integers(len(ctx.subscribers))])
-    regions = as_list(countries)
+    regions = list(dict.fromkeys(abroad(ctx, r) for r in as_list(countries)))
     calling = np.empty(calls, dtype=object)
     for i, region in enumerate(pick(rng, regions, calls).tolist()):
         pool = build_pool(region, "mobile", 200, ctx.seed)

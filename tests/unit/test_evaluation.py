@@ -30,6 +30,7 @@ from streams.evaluation.scoring import (
 from streams.policy import load_policy
 from streams.settings import DEFAULT_POLICY
 from streams.traffic import SCENARIOS, CampaignSpec, TrafficConfig
+from streams.traffic.spoofing import default_protected
 from streams.traffic.writer import write_json, write_jsonl
 
 TABLE = {"spoof": ("rule_a",), "burst": ("win_b", "win_c")}
@@ -229,6 +230,9 @@ def test_generated_traffic_of_another_country_is_judged_by_its_preset() -> None:
     assert cn.home_country == "CN" and "+86400" in cn.protected_numbers.prefixes
     assert cn.trunks["INTL-BICS-1"] == "international"  # the generator's trunk names
     assert cli._policy(_cli_args("--generate", "--home", "IT")) == POLICY
+    gb = cli._policy(_cli_args("--generate", "--home", "GB"))  # the "uk" preset
+    assert gb.home_country == "GB" and gb.trunks["INTL-BICS-1"] == "international"
+    assert set(default_protected("GB")) <= set(gb.protected_numbers.numbers)  # its own lines
     assert cli._policy(_cli_args("--generate", "--home", "DE")) == POLICY  # no preset: default
     chosen = cli._policy(_cli_args("--generate", "--home", "CN", "--policy", str(DEFAULT_POLICY)))
     assert chosen == POLICY

@@ -184,6 +184,19 @@ def test_cn_home_field_story(cn: tuple) -> None:
     assert classify(_by(records, labels, "normal")[0]["called_number"], "CN").country_code == 86
 
 
+def test_campaigns_from_abroad_never_come_from_the_home_country() -> None:
+    # fan-out defaults to a GB number and bombarding callers include GB: not for a GB operator
+    t = generate_traffic(_config("GB", hours=2.0, campaigns=[
+        CampaignSpec(name="fanout_number", start_offset=timedelta(minutes=10)),
+        CampaignSpec(name="bombarded_subscriber", start_offset=timedelta(minutes=50)),
+        CampaignSpec(name="wangiri", start_offset=timedelta(minutes=70), params={"country": "GB"}),
+    ]))
+    for scenario in ("fanout_number", "bombarded_subscriber", "wangiri"):
+        callers = {classify(r["calling_number"], "GB").country_code
+                   for r in _by(t.records, t.labels, scenario)}
+        assert callers and 44 not in callers, (scenario, callers)
+
+
 def test_campaign_params_are_checked() -> None:
     bad = _config(hours=2.0, campaigns=[CampaignSpec(name="wangiri", params={"nope": 1})])
     with pytest.raises(ValueError, match="unknown parameter"):
