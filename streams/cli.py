@@ -98,6 +98,12 @@ def cmd_detect(args: argparse.Namespace) -> int:
     report = detect_files([Path(f) for f in args.files], policy)
     for source, line_no, reason in report.rejected:
         print(f"{source}:{line_no}: rejected: {reason}", file=sys.stderr)
+    unmapped = report.result.unmapped_trunks
+    if unmapped:
+        names = ", ".join(f"{t} ({n})" for t, n in sorted(unmapped.items())[:20])
+        print(f"cdrwatch detect: warning: {sum(unmapped.values())} calls on trunks missing from "
+              f"the policy's [trunks] and without ingress_kind, read as national: {names}",
+              file=sys.stderr)
     if args.out:
         write_alerts(report.result.alerts, Path(args.out))
     by = Counter((a.detector, a.status) for a in report.result.alerts)

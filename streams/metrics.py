@@ -43,6 +43,10 @@ class Metrics:
         self.withheld = Counter(
             f"{p}_withheld_callers", "calls with a withheld/anonymous caller ID", registry=r
         )
+        self.unmapped_trunk = Counter(
+            f"{p}_unmapped_trunk_calls", "calls on a trunk the policy's trunk map lacks, "
+            "without ingress_kind: read as national", registry=r,
+        )
         self.suppressed = Counter(
             f"{p}_allowlist_suppressions", "verdicts suppressed by the allowlist", ["rule"],
             registry=r,

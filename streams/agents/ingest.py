@@ -56,6 +56,21 @@ def low_watermark() -> float | None:
                         settings.idle_flush_s)
 
 
+# trunks already warned about; capped so that garbage trunk names cannot grow it forever
+warned_trunks: set[str] = set()
+MAX_WARNED_TRUNKS = 100
+
+
+def unmapped_trunk(trunk: str) -> None:
+    """Count a call on a trunk of unknown kind, and name the trunk once in the log (a trunk
+    name is network configuration, not personal data)."""
+    metrics.unmapped_trunk.inc()
+    if trunk not in warned_trunks and len(warned_trunks) < MAX_WARNED_TRUNKS:
+        warned_trunks.add(trunk)
+        log.warning("trunk %r is not in the policy's [trunks] and its records carry no "
+                    "ingress_kind: its calls are read as national", trunk)
+
+
 @app.agent(events_topic)
 async def ingest(stream):  # type: ignore[no-untyped-def]
     async for batch in stream.take_events(settings.batch_size, within=settings.batch_within_s):
@@ -84,6 +99,8 @@ async def ingest(stream):  # type: ignore[no-untyped-def]
                     metrics.suppressed.labels(rule=v.rule).inc()
                 if routing.call.caller.form == "anonymous":
                     metrics.withheld.inc()
+                if not routing.call.trunk_known:
+                    unmapped_trunk(cdr.ingress_trunk)
                 last_ts = routing.call.ts
                 if routing.call.ts > partition_time.get(msg.partition, (0.0, 0.0))[0]:
                     partition_time[msg.partition] = (routing.call.ts, time.monotonic())

@@ -20,6 +20,9 @@ class Call:
     ingress_kind: str
     home_cc: int
     region: str
+    # False when neither the record nor the policy's trunk map said what the trunk is: read
+    # as national, which silences the from-abroad rules for it, so the worker counts it.
+    trunk_known: bool = True
 
     @property
     def callee(self) -> Number:
@@ -52,13 +55,14 @@ class Call:
 
 def enrich(event: CallEvent, policy: Policy) -> Call:
     region = policy.home_country
-    kind = event.ingress_kind or policy.trunks.get(event.ingress_trunk, "national")
+    kind = event.ingress_kind or policy.trunks.get(event.ingress_trunk)
     return Call(
         event=event,
         ts=event.start_time.timestamp(),
         caller=classify(event.calling_number, region),
         network=classify(event.network_number, region) if event.network_number else None,
-        ingress_kind=kind,
+        ingress_kind=kind or "national",
         home_cc=home_country_code(region),
         region=region,
+        trunk_known=kind is not None,
     )

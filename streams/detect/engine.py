@@ -109,6 +109,7 @@ class OfflineResult:
     suppressed: dict[str, int] = field(default_factory=dict)
     late: int = 0
     events: int = 0
+    unmapped_trunks: dict[str, int] = field(default_factory=dict)  # trunk -> calls
 
 
 def run_offline(
@@ -126,6 +127,9 @@ def run_offline(
     for event in events:
         result.events += 1
         routing = engine.route(event)
+        if not routing.call.trunk_known:
+            trunk = event.ingress_trunk
+            result.unmapped_trunks[trunk] = result.unmapped_trunks.get(trunk, 0) + 1
         for v in routing.verdicts:
             result.verdicts[v.rule] = result.verdicts.get(v.rule, 0) + 1
         for v in routing.suppressed:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+import urllib.request
 from pathlib import Path
 
 import orjson
@@ -92,3 +94,24 @@ def test_four_partitions_give_the_same_incidents_and_window_counts(make_worker) 
     got = consume(worker.bootstrap, worker.names["alerts"], until=len(report.result.alerts),
                   timeout_s=120)
     assert summary([load_alert(v) for v in got]) == summary(report.result.alerts)
+
+
+def test_a_trunk_of_unknown_kind_is_counted_and_named_once_in_the_log(make_worker) -> None:
+    record = {"record_id": "t-1", "start_time": "2026-11-20T10:00:00Z", "duration_s": 5,
+              "answered": True, "calling_number": "+447911123456",
+              "called_number": "3331234567", "ingress_trunk": "SIP-NEW-7"}
+    worker = make_worker()
+    produce(worker.bootstrap, worker.names["events"],
+            [orjson.dumps({**record, "record_id": f"t-{i}"}) for i in range(3)]
+            + [orjson.dumps({**record, "record_id": "t-k", "ingress_kind": "international"})])
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        text = urllib.request.urlopen(
+            f"http://127.0.0.1:{worker.metrics_port}/metrics", timeout=5).read().decode()
+        if "cdrwatch_events_valid_total 4.0" in text:
+            break
+        time.sleep(0.5)
+    assert "cdrwatch_unmapped_trunk_calls_total 3.0" in text  # the record with a kind is known
+    log = worker.log_path.read_text()
+    assert log.count("trunk 'SIP-NEW-7' is not in the policy's [trunks]") == 1
+    assert "+447911123456" not in log  # the trunk is named, never the caller

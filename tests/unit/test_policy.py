@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import orjson
 import pytest
 
 from streams.cli import main
@@ -70,3 +71,20 @@ def test_cli_refuses_a_bad_policy_before_starting(tmp_path: Path,
         main(["detect", str(bad.parent / "x.jsonl"), "--policy", str(bad)])
     assert exit_info.value.code == 2
     assert "key 'bursts.min_count'" in capsys.readouterr().err
+
+
+def test_detect_names_the_trunks_the_policy_cannot_place(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    record = {"record_id": "t", "start_time": "2026-11-20T10:00:00Z", "duration_s": 5,
+              "answered": True, "calling_number": "+447911123456",
+              "called_number": "3331234567", "ingress_trunk": "SIP-NEW-7"}
+    events = tmp_path / "x.jsonl"
+    events.write_bytes(b"\n".join(orjson.dumps({**record, "record_id": f"t{i}", **extra})
+                                  for i, extra in enumerate(
+                                      [{}, {}, {"ingress_trunk": "NAT-TIM-1"}])))
+    with pytest.raises(SystemExit) as exit_info:
+        main(["detect", str(events)])
+    assert exit_info.value.code == 0
+    err = capsys.readouterr().err
+    assert "2 calls on trunks missing from the policy's [trunks]" in err
+    assert "SIP-NEW-7 (2)" in err and "NAT-TIM-1" not in err

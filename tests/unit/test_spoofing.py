@@ -144,3 +144,14 @@ def test_every_preset_acts_on_a_failed_verification_only_where_a_record_carries_
     failed = dict(calling_number="+12025550123", verstat="TN-Validation-Failed")
     assert "spoof_stir_shaken" in rules_for(pol, **failed)
     assert "spoof_stir_shaken" not in rules_for(pol, calling_number="+12025550123")
+
+
+@pytest.mark.parametrize(("fields", "kind", "known"), [
+    ({"ingress_trunk": "NAT-TIM-1"}, "national", True),                  # from the trunk map
+    ({"ingress_trunk": "X", "ingress_kind": "international"}, "international", True),
+    ({"ingress_trunk": "SIP-NEW-7"}, "national", False),                 # neither: say so
+])
+def test_a_trunk_of_unknown_kind_is_read_as_national_and_marked(fields: dict, kind: str,
+                                                                 known: bool) -> None:
+    call = enrich(cdr(**fields), P)
+    assert (call.ingress_kind, call.trunk_known) == (kind, known)
