@@ -58,6 +58,7 @@ QUERIES: dict[str, str] = {
     "alerts_by_detector_rate": _rate("cdrwatch_alerts_total", "detector"),
     "spoofing_verdicts_rate": _rate("cdrwatch_spoofing_verdicts_total", "rule"),
     "withheld_callers_rate": _rate("cdrwatch_withheld_callers_total"),
+    "unmapped_trunk_rate": _rate("cdrwatch_unmapped_trunk_calls_total"),
     # max, not sum: a country's window lives on one worker, a stale copy must not double it.
     "window_calls": "max by (country_code) (cdrwatch_window_calls)",
     "window_baseline_calls": "max by (country_code) (cdrwatch_window_baseline_calls)",
@@ -161,6 +162,8 @@ def spoofing_verdicts() -> Timeseries:
         "Spoofing verdicts by rule", "ops",
         _target("spoofing_verdicts_rate", "{{rule}}", "A"),
         _target("withheld_callers_rate", "withheld caller", "B"),
+        # read as national: the from-abroad rules cannot see these calls until [trunks] has them
+        _target("unmapped_trunk_rate", "trunk of unknown kind", "C"),
     )
 
 
