@@ -72,6 +72,15 @@ def _intl_prefix(region: str) -> str:
     return meta.preferred_international_prefix or meta.international_prefix or "00"
 
 
+def _user_part(text: str) -> str:
+    """The number inside a tel: or sip: URI (RFC 3966 / 3261), as IMS and SIP switches log
+    the caller ("sip:+393201010086@ims.example;user=phone"); any other text as it is."""
+    scheme, colon, rest = text.partition(":")
+    if not colon or scheme.lower() not in ("tel", "sip", "sips"):
+        return text
+    return rest.split("@", 1)[0].split(";", 1)[0].strip()
+
+
 @lru_cache(maxsize=1 << 18)
 def classify(raw: str, home_region: str, full: bool = True) -> Number:
     """Normalise a presented number as a switch in `home_region` would read it.
@@ -79,7 +88,7 @@ def classify(raw: str, home_region: str, full: bool = True) -> Number:
     `full=False` stops at the E.164 form (no validity, type or region): enough for callees,
     and a third of the cost on numbers seen for the first time.
     """
-    text = (raw or "").strip()
+    text = _user_part((raw or "").strip())
     if not text or text.lower() in WITHHELD:
         return Number(raw=raw, form="anonymous")
     if not _DIAL.match(text):

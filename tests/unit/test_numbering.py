@@ -8,7 +8,10 @@ from streams.numbering import classify, normalise
 
 
 @pytest.mark.parametrize("raw", ["3201010086", "+393201010086", "00393201010086",
-                                 "0039 320 101 0086", "+39 (320) 101-0086"])
+                                 "0039 320 101 0086", "+39 (320) 101-0086",
+                                 "tel:+393201010086",  # RFC 3966, as IMS switches log it
+                                 "sip:+393201010086@ims.example.net;user=phone",
+                                 "SIPS:3201010086@10.0.0.1"])
 def test_formats_of_one_italian_mobile_number_normalise_alike(raw: str) -> None:
     number = classify(raw, "IT")
     assert number.e164 == "+393201010086"
@@ -30,13 +33,15 @@ def test_classification_table(raw: str, region: str, e164: str, form: str, kind:
     assert (n.e164, n.form, n.kind, n.valid, n.short_code) == (e164, form, kind, valid, short)
 
 
-@pytest.mark.parametrize("raw", ["anonymous", "Restricted", "", "   ", "unavailable"])
+@pytest.mark.parametrize("raw", ["anonymous", "Restricted", "", "   ", "unavailable",
+                                 "sip:anonymous@anonymous.invalid"])
 def test_withheld_caller_ids_are_anonymous_not_garbage(raw: str) -> None:
     assert classify(raw, "IT").form == "anonymous"
     assert normalise(raw, "IT") is None
 
 
-@pytest.mark.parametrize("raw", ["abc", "39320*1010", "+", "<script>"])
+@pytest.mark.parametrize("raw", ["abc", "39320*1010", "+", "<script>", "sip:alice@example.com",
+                                 "http:+393201010086"])
 def test_garbage_is_not_dialable(raw: str) -> None:
     n = classify(raw, "IT")
     assert n.form == "garbage" and not n.dialable
