@@ -167,9 +167,17 @@ class SpoofFamily(Family):
         )
 
 
-SPOOF_RULES = ("spoof_protected", "spoof_domestic_from_abroad", "spoof_unverified_roaming",
-               "spoof_invalid_caller", "spoof_stir_shaken", "spoof_network_mismatch",
-               "spoof_lookalike")
+# Each per-call rule and the [spoofing] switch that runs it: a rule switched off has no
+# family, so an evaluation can tell "not run by this policy" from "run and missed".
+SPOOF_RULES = {
+    "spoof_protected": "protected",
+    "spoof_domestic_from_abroad": "domestic_on_international",
+    "spoof_unverified_roaming": "domestic_on_international",
+    "spoof_invalid_caller": "invalid_caller_id",
+    "spoof_stir_shaken": "stir_shaken",
+    "spoof_network_mismatch": "network_mismatch",
+    "spoof_lookalike": "lookalike",
+}
 
 
 def build_families(policy: Policy) -> dict[str, Family]:
@@ -178,7 +186,8 @@ def build_families(policy: Policy) -> dict[str, Family]:
     t: TargetProfile = policy.targeted
     ids, late = policy.max_record_ids, b.allowed_lateness_s
     fams: dict[str, Family] = {
-        rule: SpoofFamily(rule, policy.spoofing.dedup_window_s, late, ids) for rule in SPOOF_RULES
+        rule: SpoofFamily(rule, policy.spoofing.dedup_window_s, late, ids)
+        for rule, switch in SPOOF_RULES.items() if getattr(policy.spoofing, switch)
     }
     if b.enabled:
         fams["burst_range"] = BurstFamily("burst_range", b, ids, warmup=0)

@@ -111,7 +111,8 @@ def print_report(ev: Evaluation, console: Console | None = None, source: str = "
     else:
         console.print("[green]no false alarms: every incident is mostly fraud calls[/]")
     if ev.missing:
-        console.print(f"[yellow]expected but not in the engine:[/] {', '.join(ev.missing)}")
+        console.print("[yellow]expected but not run (switched off by the policy, or not in "
+                      f"the engine):[/] {', '.join(ev.missing)}")
 
 
 def _incident(inc: Incident) -> dict[str, Any]:

@@ -233,7 +233,7 @@ class Evaluation:
     campaigns: list[CampaignOutcome]
     false_alarms: list[Incident]
     incidents: list[Incident]
-    missing: list[str]  # expected detectors the engine does not have
+    missing: list[str]  # expected detectors the engine does not run (absent or switched off)
     events: int
     days: float
     volume: list[tuple[float, int, int]]  # (bin start, calls, fraud calls) per 5 min

@@ -27,7 +27,7 @@ from streams.evaluation.scoring import (
     scenario_scores,
     volume,
 )
-from streams.policy import load_policy
+from streams.policy import Policy, load_policy
 from streams.settings import DEFAULT_POLICY
 from streams.traffic import SCENARIOS, CampaignSpec, TrafficConfig
 from streams.traffic.spoofing import default_protected
@@ -253,3 +253,14 @@ def test_china_campaigns_are_caught_under_the_cn_preset() -> None:
                      "stir_failed"):
         assert rows[scenario].detected == 1 and rows[scenario].recall >= 0.95, rows[scenario]
     assert ev.false_alarms == []
+
+
+def test_a_rule_the_policy_switches_off_is_reported_as_not_run() -> None:
+    data = POLICY.model_dump()
+    data["spoofing"]["domestic_on_international"] = False  # as the us preset does (FCC)
+    off = Policy.model_validate(data)
+    sample = generated(TrafficConfig(home_region="IT", hours=2, seed=3, calls_per_hour=600,
+                                     campaigns=[_spec("domestic_from_abroad", 0.5)]))
+    ev = evaluate(sample.events, sample.labels, off, sample.campaigns)
+    assert ev.missing == ["spoof_domestic_from_abroad", "spoof_unverified_roaming"]
+    assert evaluate(sample.events, sample.labels, POLICY, sample.campaigns).missing == []
