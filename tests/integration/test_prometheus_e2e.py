@@ -58,6 +58,7 @@ RULE_CONDITION = {
     "CdrwatchDeadLetterRateHigh": True,  # BAD_RECORDS are 8.4% of what was consumed
     "CdrwatchNoEvents": False,  # events were consumed within the 5m window
     "CdrwatchAlertStorm": False,  # the demo opens 2 alerts per detector, far below 100/5m
+    "CdrwatchUnmappedTrunk": False,  # every demo trunk is in the default policy's [trunks]
 }
 
 
