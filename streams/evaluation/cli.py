@@ -36,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     out = parser.add_argument_group("detection and output")
     out.add_argument("--policy", help=f"operator policy TOML; default {DEFAULT_POLICY.name}, "
                      "or with --generate for another country its regulatory preset with the "
-                     "generator's trunk names")
+                     "generator's trunk names and protected numbers")
     out.add_argument("--json", metavar="OUT.json", help="write the full evaluation as JSON")
     out.add_argument("--chart", metavar="OUT.png", help="latency bars + timeline as PNG")
 
