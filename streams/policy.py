@@ -224,23 +224,32 @@ def presets() -> list[str]:
 def load_policy(path: Path | str) -> Policy:
     """Read a policy file; `preset = "it"` starts from a shipped regulatory preset."""
     path = Path(path)
+    where = f"policy file {path}"
     data = _read_toml(path)
     name = data.get("preset")
     if name is not None:
-        if name not in presets():
-            raise PolicyError(
-                f"policy file {path}: key 'preset': unknown preset {name!r}; "
-                f"choose one of {', '.join(presets())}"
-            )
-        data = _merge(_read_toml(PRESETS / f"{name}.toml"), data)
-    return _validated(data, f"policy file {path}")
+        data = _merge(_preset_data(name, where), data)
+    return _validated(data, where)
 
 
 def preset_policy(name: str, overrides: dict[str, Any]) -> Policy:
     """A shipped preset with some keys set, as a file with `preset = name` would give."""
+    where = f"preset {name}"
+    return _validated(_merge(_preset_data(name, where), overrides), where)
+
+
+def preset_for(region: str) -> str | None:
+    """The shipped preset of operators in ISO `region`, if there is one."""
+    return next((name for name in presets()
+                 if _read_toml(PRESETS / f"{name}.toml").get("home_country") == region), None)
+
+
+def _preset_data(name: str, where: str) -> dict[str, Any]:
     if name not in presets():
-        raise PolicyError(f"unknown preset {name!r}; choose one of {', '.join(presets())}")
-    return _validated(_merge(_read_toml(PRESETS / f"{name}.toml"), overrides), f"preset {name}")
+        raise PolicyError(
+            f"{where}: key 'preset': unknown preset {name!r}; choose one of {', '.join(presets())}"
+        )
+    return _read_toml(PRESETS / f"{name}.toml")
 
 
 def _validated(data: dict[str, Any], where: str) -> Policy:

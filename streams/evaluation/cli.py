@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from streams.evaluation.inputs import Labelled, generated, load_files
 from streams.evaluation.observe import evaluate
 from streams.evaluation.report import print_report, to_json
-from streams.policy import Policy, PolicyError, load_policy, preset_policy, presets
+from streams.policy import Policy, PolicyError, load_policy, preset_for, preset_policy
 from streams.traffic.calls import TRUNK_KIND
 from streams.traffic.cli import add_traffic_arguments, build_config
 from streams.traffic.spoofing import default_protected
@@ -60,18 +60,13 @@ def _policy(args: argparse.Namespace) -> Policy:
         return load_policy(args.policy)
     default = load_policy(DEFAULT_POLICY)
     home = args.home.upper() if args.generate else default.home_country
-    found = [p for p in map(_preset, presets()) if p[1].home_country == home]
-    if home == default.home_country or not found:
+    name = preset_for(home)
+    if home == default.home_country or name is None:
         return default
-    name, preset = found[0]
     print(f"cdrwatch evaluate: {home} traffic judged by the {name!r} preset with the "
           "generator's trunks and protected numbers (--policy to choose)", file=sys.stderr)
-    numbers = [*preset.protected_numbers.numbers, *default_protected(home)]
+    numbers = [*preset_policy(name, {}).protected_numbers.numbers, *default_protected(home)]
     return preset_policy(name, {"trunks": TRUNK_KIND, "protected_numbers": {"numbers": numbers}})
-
-
-def _preset(name: str) -> tuple[str, Policy]:
-    return name, preset_policy(name, {})
 
 
 def run(args: argparse.Namespace) -> int:
