@@ -115,4 +115,4 @@ def bombarded_subscriber(ctx: Context, rng: np.random.Generator, t0: float, cid:
                 np.full(calls, subscriber, dtype=object), pick(rng, INTL_TRUNKS, calls),
                 answer_rate=0.3, median_s=45.0,
                 scenario="bombarded_subscriber", campaign=cid)
-    return out, {"subscriber": subscriber}
+    return out, {"subscriber": subscriber, "countries": "/".join(regions)}

@@ -86,5 +86,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name} differs from a fresh regeneration", file=sys.stderr)
     return 1 if names else 0
 
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -195,6 +195,8 @@ def test_campaigns_from_abroad_never_come_from_the_home_country() -> None:
         callers = {classify(r["calling_number"], "GB").country_code
                    for r in _by(t.records, t.labels, scenario)}
         assert callers and 44 not in callers, (scenario, callers)
+    (bombarded,) = [c for c in t.campaigns if c["scenario"] == "bombarded_subscriber"]
+    assert "GB" not in bombarded["parameters"]["countries"].split("/")  # the sources used
 
 
 def test_campaign_params_are_checked() -> None:
