@@ -32,7 +32,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -723,11 +723,11 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             costs.append(cost)
             log(f"mandatory costs run {i + 1}: " + ", ".join(
-                f"{k} {v:.2f}" for k, v in cost.__dict__.items()))
+                f"{k} {v:.2f}" for k, v in asdict(cost).items()))
 
     med = {k: s.median("events_per_s") for k, s in sc.items()}
-    cost_med = Mandatory(*(statistics.median(getattr(c, f) for c in costs)
-                           for f in Mandatory.__dataclass_fields__)) if costs else None
+    cost_med = Mandatory(*(statistics.median(getattr(c, f.name) for c in costs)
+                           for f in fields(Mandatory))) if costs else None
     bound_c, bound_d = ratio_bounds(cost_med, med["a"], med["b"]) if cost_med else (None, None)
 
     def ratio(x: float | None, y: float | None) -> float | None:
@@ -757,7 +757,7 @@ def main(argv: list[str] | None = None) -> int:
         "peak_rss_mb_single": sc["c"].median("peak_rss_mb"),
         "peak_rss_mb_batched": sc["d"].median("peak_rss_mb"),
         "offline_events_per_s": statistics.median(offline) if offline else None,
-        "mandatory_us_per_record": cost_med.__dict__ if cost_med else None,
+        "mandatory_us_per_record": asdict(cost_med) if cost_med else None,
         "ratio_bound": bound_c,
         "batched_ratio_bound": bound_d,
         "per_run_events_per_s": {k: [round(m.events_per_s) for m in s.runs]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import orjson
@@ -36,7 +37,7 @@ def test_bounds_add_the_mandatory_costs_to_the_floor(bench) -> None:  # type: ig
 def test_mandatory_costs_are_timed_on_the_records_given(bench) -> None:  # type: ignore[no-untyped-def]
     values = [orjson.dumps(r) for r in bench.make_records(300, seed=3)]
     costs = bench.mandatory_costs(values, bench.batched(values, 100))
-    assert all(v > 0 for v in costs.__dict__.values())
+    assert all(v > 0 for v in asdict(costs).values())
     with pytest.raises(RuntimeError, match="1 generated records failed validation"):
         bench.mandatory_costs([*values, b'{"record_id": ""}'], [])
 
