@@ -78,10 +78,15 @@ def run_demo(args: argparse.Namespace) -> int:
                                       stdout=log, stderr=subprocess.STDOUT)
         consumer = KafkaConsumer(settings.alerts_topic, bootstrap_servers=broker.bootstrap,
                                  auto_offset_reset="earliest", consumer_timeout_ms=500)
+        failed: list[Exception] = []
+
         def _replay() -> None:
             nonlocal report
-            report = replay(fixtures, broker.bootstrap, settings.events_topic,
-                            speed=args.speed or None, progress=False)
+            try:
+                report = replay(fixtures, broker.bootstrap, settings.events_topic,
+                                speed=args.speed or None, progress=False)
+            except Exception as exc:  # the main loop says so and stops, not waits it out
+                failed.append(exc)
 
         feeder = threading.Thread(target=_replay, daemon=True)
         feeder.start()
@@ -95,6 +100,9 @@ def run_demo(args: argparse.Namespace) -> int:
         while time.monotonic() < deadline:
             if worker.poll() is not None:
                 console.print(f"[red]worker exited ({worker.returncode}); see {workdir}/worker.log")
+                return 1
+            if failed:
+                console.print(f"[red]replay failed: {type(failed[0]).__name__}: {failed[0]}")
                 return 1
             batch = consumer.poll(timeout_ms=500)
             for records in batch.values():

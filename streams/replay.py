@@ -98,8 +98,9 @@ def replay(paths: list[Path], bootstrap: list[str] | str, topic: str, speed: flo
             if speed and line.event_ts is not None:
                 first_ts = line.event_ts if first_ts is None else first_ts
                 due = started + (line.event_ts - first_ts) / speed
-                if due > time.monotonic():
-                    time.sleep(due - time.monotonic())
+                wait = due - time.monotonic()  # read the clock once: it moves on meanwhile
+                if wait > 0:
+                    time.sleep(wait)
             producer.send(topic, value=line.value)
             report.sent += 1
         producer.flush()

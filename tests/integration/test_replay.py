@@ -85,3 +85,33 @@ def test_replay_command_line(broker, topic: str, tmp_path: Path,
     assert done.value.code == 0
     out = capsys.readouterr()
     assert "replayed 2 messages" in out.out and f"{path}:2: invalid record" in out.err
+
+
+class _SteppingClock:
+    """A clock that moves 0.4 ms at every reading, as a busy machine's does between two."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def monotonic(self) -> float:
+        self.now += 0.0004
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)  # time.sleep raises ValueError on a negative length
+
+
+def test_pacing_never_sleeps_a_negative_time_when_the_clock_moves_on(
+        broker, topic: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import streams.replay
+
+    path = tmp_path / "paced.jsonl"
+    path.write_bytes(b"\n".join(orjson.dumps({**REC, "record_id": f"r{i}",
+                                              "start_time": f"2026-11-20T10:00:0{i}Z"})
+                                for i in range(4)))
+    clock = _SteppingClock()
+    monkeypatch.setattr(streams.replay, "time", clock)
+    report = replay([path], broker.bootstrap, topic, speed=1000.0, progress=False)
+    assert report.sent == 4
+    assert clock.slept and all(s > 0 for s in clock.slept)
