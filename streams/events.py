@@ -1,10 +1,12 @@
-"""The data contract: CallEvent (CDR in), Alert (out), DeadLetter; JSON (de)serialisation."""
+"""The data contract: CallEvent (CDR in), Watermark (end of data), Alert (out), DeadLetter;
+JSON (de)serialisation and the event-time bounds a worker accepts."""
 
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
-from typing import Any, Literal
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal, NamedTuple
 
 import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
@@ -74,6 +76,18 @@ class DeadLetter(BaseModel):
     failed_at: AwareDatetime
 
 
+class Watermark(BaseModel):
+    """End of data on one partition: the source has delivered every record before this time.
+
+    Only valid as a whole message, never inside a micro-batch array.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    watermark: AwareDatetime = Field(
+        description="every record with an earlier start_time is already on this partition")
+
+
 def alert_id(detector: str, key: str, window_start: datetime) -> str:
     return hashlib.sha256(f"{detector}|{key}|{window_start.isoformat()}".encode()).hexdigest()[:20]
 
@@ -88,12 +102,12 @@ class BadRecord(Exception):
         self.index = index
 
 
-def _reason(exc: ValidationError) -> str:
+def _reason(exc: ValidationError, prefix: str = "invalid record") -> str:
     parts = []
     for err in exc.errors()[:5]:
         loc = ".".join(str(p) for p in err["loc"]) or "record"
         parts.append(f"{loc}: {err['msg']}")
-    return "invalid record: " + "; ".join(parts)
+    return f"{prefix}: " + "; ".join(parts)
 
 
 def parse_record(obj: Any, index: int | None = None) -> CallEvent:
@@ -105,40 +119,185 @@ def parse_record(obj: Any, index: int | None = None) -> CallEvent:
         raise BadRecord(_reason(exc), obj, index) from None
 
 
+def _iso(ts: float) -> str:
+    """A bound as RFC 3339 when a datetime can hold it (bounds may be built from any float)."""
+    try:
+        return datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="seconds")
+    except (OverflowError, ValueError, OSError):
+        return f"{ts:.0f} s since the epoch"
+
+
+@dataclass(frozen=True, slots=True)
+class TimeBounds:
+    """The event times (POSIX seconds) a worker accepts: one switch with a bad clock must not
+    move its partition's event time, close everyone's windows or pin state for years."""
+
+    earliest: float
+    latest: float
+    # How a rejection names each bound; `around` says it relative to the wall clock.
+    too_early: str = field(default="before the earliest accepted time", kw_only=True,
+                           compare=False, repr=False)
+    too_late: str = field(default="after the latest accepted time", kw_only=True,
+                          compare=False, repr=False)
+
+    @classmethod
+    def around(cls, now: float, max_future_s: int, max_past_days: int) -> TimeBounds:
+        """The policy's `[stream]` bounds around the wall clock `now`."""
+        return cls(now - max_past_days * 86400.0, now + max_future_s,
+                   too_early=f"more than {max_past_days} days before the wall clock",
+                   too_late=f"more than {max_future_s} s ahead of the wall clock")
+
+    def breach(self, ts: float) -> str | None:
+        """Which bound `ts` breaks, named with its value; None when within bounds."""
+        if ts > self.latest:
+            return f"{self.too_late} (limit {_iso(self.latest)})"
+        if ts < self.earliest:
+            return f"{self.too_early} (limit {_iso(self.earliest)})"
+        return None
+
+
+class Decoded(NamedTuple):
+    """One message decoded: its valid events, its bad records, or an end-of-data watermark."""
+
+    events: list[CallEvent]
+    bad: list[BadRecord]
+    watermark: float | None = None
+
+
+WATERMARK_KEY = "watermark"
+_IN_ARRAY = "invalid watermark: inside a JSON array (a watermark is a message of its own)"
 _ALL_GOOD = TypeAdapter(list[CallEvent])
 
 
-def decode_message(value: bytes) -> tuple[list[CallEvent], list[BadRecord]]:
-    """One Kafka message value: a JSON object or a JSON array (micro-batch) of objects.
+def watermark_message(ts: float) -> bytes:
+    """The message that tells a partition's consumers: every record before `ts` is in."""
+    return Watermark(watermark=datetime.fromtimestamp(ts, tz=UTC)).model_dump_json().encode()
 
-    A clean message is parsed and validated in one pass of pydantic's core (no Python dicts
-    in between); only a message with a bad record takes the record-by-record path that
-    names each one's index and reason.
-    """
+
+def _fast(value: bytes) -> list[CallEvent] | None:
+    """A clean message in one pass of pydantic's core (no Python dicts in between)."""
     try:
         if value[:1] == b"[":
-            good = _ALL_GOOD.validate_json(value)
-            if good:
-                return good, []
-        elif value[:1] == b"{":
-            return [CallEvent.model_validate_json(value)], []
-    except ValueError:  # ValidationError included: fall back to find which records and why
+            return _ALL_GOOD.validate_json(value) or None
+        if value[:1] == b"{":
+            return [CallEvent.model_validate_json(value)]
+    except ValueError:  # ValidationError included: the slow path says which records and why
         pass
+    return None
+
+
+def _within(events: list[CallEvent], bounds: TimeBounds) -> bool:
+    earliest, latest = bounds.earliest, bounds.latest
+    return all(earliest <= e.start_time.timestamp() <= latest for e in events)
+
+
+def _is_record(obj: dict[str, Any]) -> bool:
+    try:
+        CallEvent.model_validate(obj)
+    except ValidationError:
+        return False
+    return True
+
+
+def _out_of_bounds(event: CallEvent, breach: str) -> str:
+    return f"start_time out of bounds: {event.start_time.isoformat()} is {breach}"
+
+
+def _split(value: bytes, events: list[CallEvent], bounds: TimeBounds) -> Decoded:
+    """A valid message with some event times out of bounds: keep the others, and give each
+    rejected one its original object (the whole message if only pydantic could parse it)."""
+    try:
+        doc = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        doc = None
+    array = isinstance(doc, list) and len(doc) == len(events)
+    good: list[CallEvent] = []
+    bad: list[BadRecord] = []
+    for i, event in enumerate(events):
+        breach = bounds.breach(event.start_time.timestamp())
+        if breach is None:
+            good.append(event)
+            continue
+        index = i if value[:1] == b"[" else None
+        raw = doc[i] if array else (doc if isinstance(doc, dict) else value)
+        bad.append(_writable(BadRecord(_out_of_bounds(event, breach), raw, index), value))
+    return Decoded(good, bad)
+
+
+def _checked(item: Any, index: int | None, bounds: TimeBounds | None) -> CallEvent:
+    """One record of the slow path, valid and within bounds, or the BadRecord saying why."""
+    try:
+        event = parse_record(item, index)
+    except BadRecord:
+        if index is not None and isinstance(item, dict) and WATERMARK_KEY in item:
+            raise BadRecord(_IN_ARRAY, item, index) from None
+        raise
+    breach = bounds.breach(event.start_time.timestamp()) if bounds else None
+    if breach:
+        raise BadRecord(_out_of_bounds(event, breach), item, index)
+    return event
+
+
+def _watermark(doc: dict[str, Any], value: bytes, bounds: TimeBounds | None) -> Decoded:
+    try:
+        mark = Watermark.model_validate(doc)
+    except ValidationError as exc:
+        return Decoded([], [_writable(BadRecord(_reason(exc, "invalid watermark"), doc), value)])
+    ts = mark.watermark.timestamp()
+    breach = bounds.breach(ts) if bounds else None
+    if breach:  # a watermark from a bad clock would close every window: refused like a record
+        reason = f"invalid watermark: out of bounds: {mark.watermark.isoformat()} is {breach}"
+        return Decoded([], [BadRecord(reason, doc)])
+    return Decoded([], [], ts)
+
+
+def _writable(bad: BadRecord, value: bytes) -> BadRecord:
+    """A bad record whose object cannot be written back as JSON (nested deeper than orjson
+    writes) carries the whole message instead: a dead letter must never fail to serialise."""
+    try:
+        orjson.dumps(bad.raw)
+    except TypeError:  # orjson.JSONEncodeError included
+        bad.raw = value
+    return bad
+
+
+def _slow(value: bytes, bounds: TimeBounds | None) -> Decoded:
+    """Record by record, naming each bad one's index and reason."""
     try:
         doc = orjson.loads(value)
     except orjson.JSONDecodeError as exc:
-        return [], [BadRecord(f"not JSON: {exc}", value)]
-    items = doc if isinstance(doc, list) else [doc]
+        return Decoded([], [BadRecord(f"not JSON: {exc}", value)])
     if isinstance(doc, list) and not doc:
-        return [], [BadRecord("empty JSON array", value)]
+        return Decoded([], [BadRecord("empty JSON array", value)])
+    if isinstance(doc, dict) and WATERMARK_KEY in doc and not _is_record(doc):
+        return _watermark(doc, value, bounds)
+    items = enumerate(doc) if isinstance(doc, list) else [(None, doc)]
     good: list[CallEvent] = []
     bad: list[BadRecord] = []
-    for i, item in enumerate(items):
+    for i, item in items:
         try:
-            good.append(parse_record(item, i if isinstance(doc, list) else None))
+            good.append(_checked(item, i, bounds))
         except BadRecord as exc:
-            bad.append(exc)
-    return good, bad
+            bad.append(_writable(exc, value))
+    return Decoded(good, bad)
+
+
+def decode_message(value: bytes, bounds: TimeBounds | None = None) -> Decoded:
+    """One Kafka message value: a JSON object, a JSON array (micro-batch) of objects, or a
+    watermark object (`{"watermark": T}`, end of data before T on this partition).
+
+    A clean message is validated in one pass of pydantic's core and its event times checked
+    after it, a float comparison per record; only a message with an invalid record (or a
+    watermark) takes the record-by-record path that names each one's index and reason.
+    An object with a `watermark` key is a watermark unless it is a valid CallEvent (a vendor
+    field may bear the name). `bounds` None accepts any event time.
+    """
+    fast = _fast(value)
+    if fast is None:
+        return _slow(value, bounds)
+    if bounds is None or _within(fast, bounds):
+        return Decoded(fast, [])
+    return _split(value, fast, bounds)
 
 
 def dump_alert(alert: Alert) -> bytes:

@@ -135,6 +135,18 @@ class TargetProfile(_Frozen):
     min_distinct_callers: int = Field(8, ge=2)
 
 
+class StreamProfile(_Frozen):
+    """Bounds on event time and state: what the stream core accepts and how long it keeps."""
+
+    # A record dated further ahead of the wall clock than this is dead-lettered: one bad
+    # clock must not move its partition's event time and close everyone's windows.
+    max_future_s: int = Field(3600, ge=0)
+    # A record older than this (epoch-zero dates, a year typed as 0026) is dead-lettered too.
+    max_past_days: int = Field(3650, ge=1)
+    # A learned baseline of a key silent for this long (event time) is forgotten.
+    baseline_ttl_s: int = Field(14 * 86400, ge=3600)
+
+
 class Policy(_Frozen):
     preset: str | None = Field(None, description="regulatory preset this policy starts from")
     home_country: str = Field("IT", description="ISO 3166 region of national numbers")
@@ -149,6 +161,7 @@ class Policy(_Frozen):
     ramp: RampProfile = RampProfile()
     velocity: VelocityProfile = VelocityProfile()
     neighbour: NeighbourProfile = NeighbourProfile()
+    stream: StreamProfile = StreamProfile()
     max_record_ids: int = Field(50, ge=1, le=1000, description="record_ids sample per alert")
 
     _known_region = field_validator("home_country")(check_region)

@@ -11,13 +11,14 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from streams.events import Alert, CallEvent, DeadLetter
+from streams.events import Alert, CallEvent, DeadLetter, Watermark
 
 SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schemas"
 MODELS: dict[str, type[BaseModel]] = {
     "call-event": CallEvent,
     "alert": Alert,
     "dead-letter": DeadLetter,
+    "watermark": Watermark,
 }
 
 

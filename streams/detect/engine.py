@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 
 from streams.detect.calls import Call, enrich
 from streams.detect.families import build_families
+from streams.detect.keyed import KeyedStates
 from streams.detect.spoofing import Verdict, verdicts
-from streams.detect.windowed import Item, State, flush, fold
+from streams.detect.windowed import Item
 from streams.events import Alert, CallEvent
 from streams.policy import Policy
 
@@ -45,7 +46,9 @@ class Engine:
         self.range_digits = policy.bursts.range_digits
         self.neighbour_digits = policy.neighbour.digits
 
-    def route(self, event: CallEvent) -> Routing:
+    def route(self, event: CallEvent, src: int = 0, pos: int = -1) -> Routing:
+        """`src`, `pos`: where the call was read (partition, position), so that a keyed
+        statistic folds each source position once however often it is delivered."""
         call = enrich(event, self.policy)
         found, suppressed = verdicts(call, self.policy)
         ev = call.event
@@ -56,20 +59,22 @@ class Engine:
             # fixed lines are PBXs, and foreign numbers have their own fan-out statistic.
             routed.append(("spoof_velocity", call.caller_key, Item(
                 call.ts, ev.record_id, call.caller_key, "", _held_s(ev), ev.answered,
-                tag=f"M|{call.ingress_kind}|{ev.ingress_trunk}")))
+                tag=f"M|{call.ingress_kind}|{ev.ingress_trunk}", src=src, pos=pos)))
         neighbour = "spoof_neighbour" in fams and self._neighbour(call)
         if not (found or neighbour or call.foreign_caller):
             return Routing(call, found, suppressed, routed)
         base = (call.ts, ev.record_id, call.caller_key, call.callee_key, _held_s(ev), ev.answered)
         routed.extend(
-            (v.rule, call.caller_key, Item(*base, note=(v.severity, v.score, v.reason)))
+            (v.rule, call.caller_key,
+             Item(*base, note=(v.severity, v.score, v.reason), src=src, pos=pos))
             for v in found if v.rule in fams
         )
         if neighbour:
-            routed.append(("spoof_neighbour", f"trunk:{ev.ingress_trunk}", Item(*base)))
+            routed.append(("spoof_neighbour", f"trunk:{ev.ingress_trunk}",
+                           Item(*base, src=src, pos=pos)))
         if call.foreign_caller and call.ingress_kind != "internal":
             ring = "r" if not ev.answered and ev.end_time is not None else ""
-            item = Item(*base, tag=f"{ev.release_cause or ''}|{ring}")
+            item = Item(*base, tag=f"{ev.release_cause or ''}|{ring}", src=src, pos=pos)
             block = call.caller.range_key(self.range_digits)
             keys = {
                 "burst_range": block,
@@ -93,14 +98,6 @@ class Engine:
                 and caller.e164 != callee.e164 and len(callee.nsn) > digits
                 and caller.nsn[:digits] == callee.nsn[:digits])
 
-    def apply(self, family: str, key: str, state: State | None, items: list[Item],
-              upto: float | None = None) -> tuple[State, list[Alert], int]:
-        return fold(self.families[family], key, state, items, upto)
-
-    def flush(self, family: str, key: str, state: State, upto: float | None = None
-              ) -> tuple[State, list[Alert]]:
-        return flush(self.families[family], key, state, upto)
-
 
 @dataclass
 class OfflineResult:
@@ -110,23 +107,30 @@ class OfflineResult:
     late: int = 0
     events: int = 0
     unmapped_trunks: dict[str, int] = field(default_factory=dict)  # trunk -> calls
+    duplicates: int = 0  # routed items of a record_id already counted in its window
 
 
 def run_offline(
     events: Iterable[CallEvent], policy: Policy, flush_at_end: bool = True,
     on_call: Callable[[Routing, list[int]], None] | None = None,
 ) -> OfflineResult:
-    """The same detectors as the worker, state in a dict, calls in file order.
+    """The same detectors as the worker, state in memory, calls in file order.
 
+    The watermark is the latest event time read so far (one ordered source), so a call
+    later than the allowed lateness behind it is counted as late, exactly as in the worker.
     `on_call` sees each call's routing and, per routed item, whether it came too late to
     count (1) or not (0): the evaluation notes which calls each window holds.
     """
     engine = Engine(policy)
-    states: dict[tuple[str, str], State] = {}
+    keyed = KeyedStates(engine.families, policy.stream.baseline_ttl_s)
     result = OfflineResult()
-    for event in events:
+    wm: float | None = None
+    late = keyed.stats
+    for pos, event in enumerate(events):
         result.events += 1
-        routing = engine.route(event)
+        routing = engine.route(event, 0, pos)
+        ts = routing.call.ts
+        wm = ts if wm is None or ts > wm else wm
         if not routing.call.trunk_known:
             trunk = event.ingress_trunk
             result.unmapped_trunks[trunk] = result.unmapped_trunks.get(trunk, 0) + 1
@@ -136,14 +140,14 @@ def run_offline(
             result.suppressed[v.rule] = result.suppressed.get(v.rule, 0) + 1
         lates = []
         for family, key, item in routing.routed:
-            state, alerts, late = engine.apply(family, key, states.get((family, key)), [item])
-            states[(family, key)] = state
-            result.alerts.extend(alerts)
-            lates.append(late)
+            before = late[family].late
+            result.alerts.extend(keyed.fold(family, key, [item], wm))
+            lates.append(late[family].late - before)
+        result.alerts.extend(keyed.sweep(0, wm))
         result.late += sum(lates)
         if on_call is not None:
             on_call(routing, lates)
     if flush_at_end:
-        for (family, key), state in states.items():
-            result.alerts.extend(engine.flush(family, key, state)[1])
+        result.alerts.extend(keyed.end())
+    result.duplicates = sum(s.duplicates for s in late.values())
     return result

@@ -7,7 +7,8 @@ from typing import Any
 
 from streams.detect.campaigns import RampFamily, VelocityFamily
 from streams.detect.countmodel import nb_tail, nb_threshold
-from streams.detect.windowed import Family, Item, State
+from streams.detect.state import Learned, Window
+from streams.detect.windowed import Family, Item
 from streams.events import Severity
 from streams.policy import BurstProfile, FanoutProfile, Policy, TargetProfile, WangiriProfile
 
@@ -32,38 +33,43 @@ class BurstFamily(Family):
         self.max_ids = max_ids
         self.warmup = warmup
 
-    def _mean(self, state: State, ws: int) -> float:
+    def _mean(self, learned: Learned, ws: int) -> float:
         hour = int(ws // 3600) % 24  # UTC hour of the window
-        hod = state.get("hod") or [None] * 24
-        learned = hod[hour] if hod[hour] is not None else state.get("base", self.p.prior_mean)
-        return max(self.p.prior_mean, learned)
+        hod = learned.hod
+        at_hour = hod[hour] if hod is not None else None
+        base = learned.base if learned.base is not None else self.p.prior_mean
+        return max(self.p.prior_mean, at_hour if at_hour is not None else base)
 
-    def threshold(self, state: State, ws: int) -> tuple[float, float | None]:
-        mean = self._mean(state, ws)
-        if state.get("seen", 0) < self.warmup:
+    def threshold(self, learned: Learned, ws: int) -> tuple[float, float | None]:
+        mean = self._mean(learned, ws)
+        if learned.seen < self.warmup:
             return NEVER, round(mean, 3)
         limit = nb_threshold(mean, self.p.dispersion, self.p.p_value)
         return max(self.p.min_count, limit), round(mean, 3)
 
-    def learn(self, state: State, agg: dict[str, Any] | None) -> None:
-        if agg is not None and agg["fired"]:
+    def decay(self, learned: Learned, windows: int) -> None:
+        if windows > 0 and learned.base is not None:
+            learned.base *= (1 - self.p.learning_rate) ** windows
+        learned.seen += windows
+
+    def learn(self, learned: Learned, win: Window, ws: int) -> None:
+        if win.fired:
             return  # never learn an attack as normal
         lr = self.p.learning_rate
-        count = agg["n"] if agg else 0
-        base = state.get("base", self.p.prior_mean)
-        state["base"] = round((1 - lr) * base + lr * count, 4)
-        state["seen"] = state.get("seen", 0) + 1
-        if agg is not None:
-            hod = state.setdefault("hod", [None] * 24)
-            hour = int((state["closed"] - self.window_s) // 3600) % 24
-            prev = hod[hour] if hod[hour] is not None else base
-            hod[hour] = round((1 - lr) * prev + lr * count, 4)
+        base = learned.base if learned.base is not None else self.p.prior_mean
+        learned.base = (1 - lr) * base + lr * win.n
+        learned.seen += 1
+        hod = learned.hod if learned.hod is not None else [None] * 24
+        hour = int(ws // 3600) % 24
+        prev = hod[hour] if hod[hour] is not None else base
+        hod[hour] = (1 - lr) * prev + lr * win.n
+        learned.hod = hod
 
-    def explain(self, key: str, agg: dict[str, Any]) -> str:
-        tail = nb_tail(agg["n"], agg["base"], self.p.dispersion)
+    def explain(self, key: str, win: Window) -> str:
+        tail = nb_tail(win.n, win.base or 0.0, self.p.dispersion)
         return (
-            f"{agg['n']} international calls from {key} in {self.window_s // 60} min against a "
-            f"baseline of {agg['base']:g} per window (threshold {agg['thr']:g}, "
+            f"{win.n} international calls from {key} in {self.window_s // 60} min against a "
+            f"baseline of {win.base:g} per window (threshold {win.thr:g}, "
             f"negative-binomial tail p={tail:.1e})"
         )
 
@@ -77,23 +83,20 @@ class DistinctFamily(Family):
         self.minimum, self.field, self.limit, self.max_ids, self.noun = (
             minimum, field, limit, max_ids, noun)
 
-    def threshold(self, state: State, ws: int) -> tuple[float, float | None]:
+    def threshold(self, learned: Learned, ws: int) -> tuple[float, float | None]:
         return self.minimum, None
 
-    def add(self, agg: dict[str, Any], item: Item) -> None:
-        super().add(agg, item)
-        seen = agg.setdefault("set", [])
-        other = getattr(item, self.field)
-        if len(seen) < self.limit and other not in seen:
-            seen.append(other)
+    def add(self, win: Window, item: Item) -> None:
+        if len(win.distinct) < self.limit:
+            win.distinct.add(getattr(item, self.field))
 
-    def value(self, agg: dict[str, Any]) -> float:
-        return len(agg.get("set", ()))
+    def value(self, win: Window) -> float:
+        return len(win.distinct)
 
-    def explain(self, key: str, agg: dict[str, Any]) -> str:
+    def explain(self, key: str, win: Window) -> str:
         return (
-            f"{key}: {self.value(agg):g} distinct {self.noun} in {self.window_s // 60} min "
-            f"({agg['n']} calls; threshold {agg['thr']:g})"
+            f"{key}: {self.value(win):g} distinct {self.noun} in {self.window_s // 60} min "
+            f"({win.n} calls; threshold {win.thr:g})"
         )
 
 
@@ -106,11 +109,10 @@ class WangiriFamily(Family):
         self.detector, self.p = "wangiri_range", profile
         self.window_s, self.lateness_s, self.max_ids = profile.window_s, lateness_s, max_ids
 
-    def threshold(self, state: State, ws: int) -> tuple[float, float | None]:
+    def threshold(self, learned: Learned, ws: int) -> tuple[float, float | None]:
         return self.p.min_calls, None
 
-    def add(self, agg: dict[str, Any], item: Item) -> None:
-        super().add(agg, item)
+    def add(self, win: Window, item: Item) -> None:
         cause, ring_known = item.tag.split("|") if "|" in item.tag else (item.tag, "")
         if item.answered:
             short = item.duration_s < self.p.short_call_s
@@ -118,53 +120,59 @@ class WangiriFamily(Family):
             short = item.duration_s < self.p.max_ring_s and cause not in NEVER_RANG
         else:  # no ringing time: only the release cause tells who ended the call
             short = cause not in CALLEE_RELEASES
-        agg["short"] = agg.get("short", 0) + short
+        win.short += short
 
-    def value(self, agg: dict[str, Any]) -> float:
-        return agg.get("short", 0)
+    def value(self, win: Window) -> float:
+        return win.short
 
-    def crossed(self, agg: dict[str, Any]) -> bool:
-        share = agg.get("short", 0) / max(agg["n"], 1)
-        return self.value(agg) >= agg["thr"] and share >= self.p.min_short_share
+    def crossed(self, win: Window) -> bool:
+        share = win.short / max(win.n, 1)
+        return super().crossed(win) and share >= self.p.min_short_share
 
-    def explain(self, key: str, agg: dict[str, Any]) -> str:
-        share = agg.get("short", 0) / max(agg["n"], 1)
+    def explain(self, key: str, win: Window) -> str:
+        share = win.short / max(win.n, 1)
         return (
-            f"wangiri signature from {key}: {agg.get('short', 0)} of {agg['n']} calls in "
+            f"wangiri signature from {key}: {win.short} of {win.n} calls in "
             f"{self.window_s // 60} min ({share:.0%}) abandoned within {self.p.max_ring_s:g} s of "
-            f"ringing or answered for under {self.p.short_call_s:g} s (threshold {agg['thr']:g} "
+            f"ringing or answered for under {self.p.short_call_s:g} s (threshold {win.thr:g} "
             f"calls and {self.p.min_short_share:.0%})"
         )
 
 
 class SpoofFamily(Family):
-    """Dedup of one rule's per-call verdicts on one caller ID: one incident, not 10,000 alerts."""
+    """Dedup of one rule's per-call verdicts on one caller ID: one incident per window, not
+    10,000 alerts. Each window is its own incident, so the first call opens it at once."""
+
+    chains = False
 
     def __init__(self, rule: str, window_s: int, lateness_s: int, max_ids: int) -> None:
         self.detector, self.window_s, self.lateness_s, self.max_ids = (
             rule, window_s, lateness_s, max_ids)
 
-    def threshold(self, state: State, ws: int) -> tuple[float, float | None]:
+    def threshold(self, learned: Learned, ws: int) -> tuple[float, float | None]:
         return 1, None
 
-    def add(self, agg: dict[str, Any], item: Item) -> None:
-        super().add(agg, item)
-        if "note" not in agg and item.note:
-            agg["note"] = list(item.note)
-        callees = agg.setdefault("callees", [])
-        if len(callees) < 1000 and item.callee not in callees:
-            callees.append(item.callee)
+    def add(self, win: Window, item: Item) -> None:
+        if item.note and (win.note is None or _rank(item.note) > _rank(win.note)):
+            win.note = tuple(item.note)  # the highest score, whatever order calls came in
+        if len(win.distinct) < 1000:
+            win.distinct.add(item.callee)
 
-    def rate(self, key: str, agg: dict[str, Any]) -> tuple[Severity, float]:
-        severity, score, _ = agg.get("note") or ("medium", 0.5, "")
-        return severity, float(score)
+    def rate(self, key: str, win: Window) -> tuple[Severity, float]:
+        severity, score, _ = win.note or ("medium", 0.5, "")
+        return severity, float(score)  # type: ignore[return-value]
 
-    def explain(self, key: str, agg: dict[str, Any]) -> str:
-        reason = (agg.get("note") or ("", 0, self.detector))[2]
+    def explain(self, key: str, win: Window) -> str:
+        reason = (win.note or ("", 0, self.detector))[2]
         return (
-            f"{reason}. {agg['n']} such call(s) to {len(agg.get('callees', ()))} subscriber(s) "
+            f"{reason}. {win.n} such call(s) to {len(win.distinct)} subscriber(s) "
             f"in this {self.window_s // 60}-min window"
         )
+
+
+def _rank(note: Any) -> tuple[float, str, str]:
+    severity, score, reason = note
+    return float(score), str(severity), str(reason)
 
 
 # Each per-call rule and the [spoofing] switch that runs it: a rule switched off has no

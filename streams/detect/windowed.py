@@ -1,40 +1,41 @@
-"""One fold for every windowed statistic: tumbling event-time windows per key, incidents.
+"""One fold for every windowed statistic: event-time windows per key, and their incidents.
 
-State is a plain JSON-able dict so that a Faust table (changelog) can hold it. Folding calls
-one at a time or in batches gives the same alerts, which is what keeps the worker and the
-offline `detect` mode identical.
+The outcome depends only on which calls fall in which window, never on the order they
+arrived in or on how they were batched: `fold` counts a call once (by source position and
+by record_id), `advance` closes windows in event-time order once the watermark passes their
+end plus the allowed lateness, and an incident's identity comes from event time alone.
 
 Thresholds are built from what the key had learned up to `lag_windows` windows earlier:
-those windows are final once the stream passed them by the allowed lateness, whatever order
-parallel partitions delivered their calls in, so every worker layout computes the same
-threshold. Where a lagging partition has not passed them yet, the decision waits.
+those windows are final once the watermark reaches the window being judged.
 
-Lifecycle: a window whose statistic crosses its threshold opens an incident ("open", fired
-at the crossing call's event time); each later fired window closes with an "update" carrying
-its final figures; the first window that closes without firing (or a silent stretch of
-one window) resolves it. Windows at half the threshold or more keep an incident open.
-`alert_id` is fixed by detector, key and the incident's first window.
+Lifecycle of a chaining family (bursts): a run of consecutive active windows is one
+incident, started by a window that crossed its threshold; a window stays active while it
+keeps `HYSTERESIS` of its threshold. The open alert names the incident's first window, so
+it is emitted once every earlier slot is final (at most the allowed lateness after that
+window starts); each later active window closes with an "update" (skipped when its figures
+are those the open already gave); the first inactive or silent slot resolves it. A family
+that does not chain (per-call spoofing dedup, velocity) makes each crossing window its own
+incident: "open" at the crossing call, "resolved" with the final figures at its close.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from bisect import insort
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from streams.events import Alert, Severity, alert_id
+from streams.detect.state import KeyState, Learned, Window
+from streams.events import Alert, Severity, alert_id, dump_alert, load_alert
 
-State = dict[str, Any]
 # An open incident stays open while its windows keep at least this share of the threshold:
 # a campaign hovering at the threshold gives one incident, not a flapping open/resolved pair.
 HYSTERESIS = 0.5
 
 
 class Item(NamedTuple):
-    """The part of a call a keyed statistic needs; small, because it crosses a topic.
-
-    A tuple, so that the keyed side rebuilds one from its JSON row in a single call.
-    """
+    """The part of a call a keyed statistic needs; small, because it crosses a topic."""
 
     ts: float
     record_id: str
@@ -42,8 +43,19 @@ class Item(NamedTuple):
     callee: str
     duration_s: float
     answered: bool
-    note: Sequence[Any] | None = None  # (severity, score, reason) of a verdict
+    note: Any = None  # (severity, score, reason) of a verdict
     tag: str = ""  # what else a statistic needs, e.g. the ingress trunk
+    src: int = 0  # source partition
+    pos: int = -1  # position in it (offset and index in the message); -1: unknown
+
+
+@dataclass(slots=True)
+class FoldStats:
+    """Calls a fold did not count, by why."""
+
+    late: int = 0  # their window was already closed
+    duplicates: int = 0  # same record_id already counted in the window
+    redelivered: int = 0  # a source position this key had already folded
 
 
 class Family:
@@ -53,8 +65,7 @@ class Family:
     window_s: int = 300
     lateness_s: int = 0
     max_ids: int = 50
-    # A statistic that is not monotone in the calls (a share) can only be judged on the
-    # whole window: judged mid-window, it would depend on the order calls arrived in.
+    # A statistic that is not monotone in the calls (a share) is judged on the whole window.
     decides_at_close: bool = False
     # Durable state lives in the changelog-backed table; a short-window heuristic touched by
     # nearly every call may keep it in worker memory instead (lost on restart, one window).
@@ -62,6 +73,7 @@ class Family:
     # Whether idle state still holds something learned (a baseline): if not, an idle key
     # is forgotten, so state tracks the keys active now, not every caller ever seen.
     learns: bool = False
+    chains: bool = True
 
     @property
     def lag_windows(self) -> int:
@@ -71,29 +83,31 @@ class Family:
     def window_start(self, ts: float) -> int:
         return int(ts // self.window_s) * self.window_s
 
-    def add(self, agg: dict[str, Any], item: Item) -> None:
-        agg["n"] += 1
-        if len(agg["ids"]) < self.max_ids:
-            agg["ids"].append(item.record_id)
+    def add(self, win: Window, item: Item) -> None:
+        """Fold what the family needs beyond the count (the count and sample are done)."""
 
-    def value(self, agg: dict[str, Any]) -> float:
-        return agg["n"]
+    def value(self, win: Window) -> float:
+        return win.n
 
-    def crossed(self, agg: dict[str, Any]) -> bool:
-        return self.value(agg) >= agg["thr"]
+    def crossed(self, win: Window) -> bool:
+        return win.thr is not None and self.value(win) >= win.thr
 
-    def threshold(self, state: State, ws: int) -> tuple[float, float | None]:
+    def threshold(self, learned: Learned, ws: int) -> tuple[float, float | None]:
         raise NotImplementedError
 
-    def learn(self, state: State, agg: dict[str, Any] | None) -> None:
-        """Fold a closed window (None: an empty one) into the key's baseline or running sums."""
+    def learn(self, learned: Learned, win: Window, ws: int) -> None:
+        """Fold a closed window with calls into the key's baseline or running sums."""
 
-    def rate(self, key: str, agg: dict[str, Any]) -> tuple[Severity, float]:
-        ratio = self.value(agg) / max(agg["thr"], 1)
+    def decay(self, learned: Learned, windows: int) -> None:
+        """Fold `windows` empty windows at once, in closed form (a key silent for a week
+        costs what one window costs)."""
+
+    def rate(self, key: str, win: Window) -> tuple[Severity, float]:
+        ratio = self.value(win) / max(win.thr or 1, 1)
         severity: Severity = "critical" if ratio >= 4 else "high" if ratio >= 2 else "medium"
         return severity, round(min(0.99, 0.5 + 0.5 * (1 - 1 / max(ratio, 1))), 4)
 
-    def explain(self, key: str, agg: dict[str, Any]) -> str:
+    def explain(self, key: str, win: Window) -> str:
         raise NotImplementedError
 
 
@@ -101,11 +115,16 @@ def _dt(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, tz=UTC)
 
 
-def _alert(fam: Family, key: str, state: State, ws: int, agg: dict[str, Any], status: str,
-           at: float) -> Alert:
-    severity, score = fam.rate(key, agg)
+def _copy(learned: Learned) -> Learned:
+    return Learned(at=learned.at, base=learned.base, seen=learned.seen, cusum=learned.cusum,
+                   hod=list(learned.hod) if learned.hod is not None else None)
+
+
+def _alert(fam: Family, key: str, first: int, ws: int, win: Window, status: str,
+           at: float, explanation: str | None = None) -> Alert:
+    severity, score = fam.rate(key, win)
     return Alert(
-        alert_id=alert_id(fam.detector, key, _dt(state["inc"])),
+        alert_id=alert_id(fam.detector, key, _dt(first)),
         detector=fam.detector,
         severity=severity if status != "resolved" else "info",
         score=score if status != "resolved" else 0.0,
@@ -114,178 +133,209 @@ def _alert(fam: Family, key: str, state: State, ws: int, agg: dict[str, Any], st
         window_start=_dt(ws),
         window_end=_dt(ws + fam.window_s),
         detected_at=_dt(at),
-        observed=fam.value(agg),
-        baseline=agg["base"],
-        record_ids=list(agg["ids"]),
-        explanation=(
-            fam.explain(key, agg) if status != "resolved" else _resolution(fam, key, ws, agg)
-        ),
+        observed=fam.value(win),
+        baseline=win.base,
+        record_ids=[rid for _, rid in win.ids],
+        explanation=explanation if explanation is not None else fam.explain(key, win),
     )
 
 
-def _resolution(fam: Family, key: str, ws: int, agg: dict[str, Any]) -> str:
-    if not agg["n"]:
+def _resolution(fam: Family, key: str, ws: int, win: Window) -> str:
+    if not win.n:
         return f"{fam.detector} on {key}: no calls in the window from {_dt(ws).isoformat()}"
     return (
-        f"{fam.detector} on {key} back below threshold ({fam.value(agg):g} < {agg['thr']:g}) "
+        f"{fam.detector} on {key} back below threshold ({fam.value(win):g} < {win.thr:g}) "
         f"in the window from {_dt(ws).isoformat()}"
     )
 
 
-def new_state() -> State:
-    return {"win": {}, "closed": None, "wm": None, "inc": None, "last": None, "first": None,
-            "snap": {}}
+def first_open_slot(wm: float, fam: Family) -> int:
+    """Start of the earliest window the watermark `wm` still allows calls into."""
+    return (math.floor((wm - fam.lateness_s - fam.window_s) / fam.window_s) + 1) * fam.window_s
 
 
-LEARNED = ("base", "seen", "hod", "cusum")
-KEEP_SNAPSHOTS = 8
-
-
-def _snapshot(state: State) -> State:
-    return {k: list(v) if isinstance(v, list) else v
-            for k in LEARNED if (v := state.get(k)) is not None}
-
-
-def _view(fam: Family, state: State, ws: int, bound: float) -> State | None:
+def _view(fam: Family, state: KeyState, ws: int, wm: float) -> Learned | None:
     """What the key had learned after every window up to `lag_windows` before `ws`, or None
-    while the stream has not passed those windows yet (a lagging source may still add)."""
+    while the watermark has not passed those windows yet (a lagging source may still add)."""
     size = fam.window_s
     cut = ws - fam.lag_windows * size
-    if state["first"] is None or cut < state["first"]:
-        return {}
-    if bound < cut + size + fam.lateness_s:
+    if cut + size + fam.lateness_s > wm:
         return None
-    done = [int(w) for w in state["snap"] if int(w) <= cut]
-    if not done:
-        return {}
-    last = max(done)
-    view = _snapshot(state["snap"][str(last)])
-    for _ in range((cut - last) // size):  # silent windows after it decay the baseline
-        fam.learn(view, None)
+    best = max((s for s in state.snaps if s <= cut), default=None)
+    if best is None:
+        return Learned()
+    view = _copy(state.snaps[best])
+    fam.decay(view, (cut - best) // size)
     return view
 
 
-def _settle(fam: Family, key: str, state: State, ws: int, agg: dict[str, Any],
-            bound: float, at: float, out: list[Alert], final: bool = False) -> None:
-    """Give a window its threshold once it can be known, and fire if it is crossed."""
-    if agg["thr"] is None:
-        view = _view(fam, state, ws, bound)
+def _cross(fam: Family, key: str, ws: int, win: Window, at: float, out: list[Alert]) -> None:
+    win.fired = True
+    win.crossing_value = fam.value(win)
+    win.crossing_ids = [rid for _, rid in win.ids]
+    alert = _alert(fam, key, ws, ws, win, "open", at)
+    if fam.chains:
+        win.crossing = dump_alert(alert)
+    else:
+        win.crossing = b""
+        out.append(alert)
+
+
+def _judge(fam: Family, key: str, state: KeyState, ws: int, win: Window, wm: float,
+           at: float, out: list[Alert], final: bool = False) -> None:
+    """Give a window its threshold once it can be known, and mark it if it crossed."""
+    if win.thr is None:
+        view = _view(fam, state, ws, wm)
         if view is None:
             return
-        agg["thr"], agg["base"] = fam.threshold(view, ws)
-    if fam.decides_at_close and not final:
-        return
-    if not agg["fired"] and fam.crossed(agg):
-        agg["fired"] = True
-        if state["inc"] is None:
-            state["inc"] = ws
-            out.append(_alert(fam, key, state, ws, agg, "open", at))
-        state["last"] = max(ws, state["last"] if state["last"] is not None else ws)
+        win.thr, win.base = fam.threshold(view, ws)
+    if (final or not fam.decides_at_close) and not win.fired and fam.crossed(win):
+        _cross(fam, key, ws, win, at, out)
 
 
-def _close(fam: Family, key: str, state: State, upto: float, out: list[Alert]) -> None:
-    """Close every window that ends (plus lateness) at or before the watermark `upto`."""
+def _sample(ids: list[tuple[float, str]], call: tuple[float, str], cap: int) -> None:
+    """The `cap` earliest calls of the window (by time, then record_id): the same sample
+    whatever order the calls arrived in."""
+    if len(ids) < cap:
+        insort(ids, call)
+    elif call < ids[-1]:
+        insort(ids, call)
+        ids.pop()
+
+
+def fold(fam: Family, key: str, state: KeyState, items: list[Item], wm: float | None,
+         stats: FoldStats) -> list[Alert]:
+    """Count the calls of one key, then move its windows on to the watermark `wm` (the event
+    time every source has reached; None: not known yet)."""
+    out: list[Alert] = []
     size = fam.window_s
-    for ws_text in sorted(state["win"], key=int):
-        ws = int(ws_text)
-        if ws + size + fam.lateness_s > upto:
-            break
-        _resolve_quiet(fam, key, state, upto, ws, out)
-        _settle(fam, key, state, ws, state["win"][ws_text], upto, ws + size, out, final=True)
-        agg = state["win"].pop(ws_text)
-        if state["closed"] is not None:
-            for _ in range(max(0, (ws - state["closed"]) // size)):
-                fam.learn(state, None)
-        state["closed"] = ws + size
-        fam.learn(state, agg)
-        state["snap"][ws_text] = _snapshot(state)
-        for old in sorted(state["snap"], key=int)[:-KEEP_SNAPSHOTS]:
-            del state["snap"][old]
-        sustained = state["inc"] is not None and fam.value(agg) >= agg["thr"] * HYSTERESIS
-        if agg["fired"] or sustained:
-            state["last"] = max(ws, state["last"])
-            out.append(_alert(fam, key, state, ws, agg, "update", ws + size))
-        elif state["inc"] is not None and ws > state["last"]:
-            out.append(_alert(fam, key, state, ws, agg, "resolved", ws + size))
-            state["inc"] = None
-    _resolve_quiet(fam, key, state, upto, None, out)
-
-
-def _resolve_quiet(fam: Family, key: str, state: State, upto: float, before: int | None,
-                   out: list[Alert]) -> None:
-    """An incident whose next window stayed silent resolves there, before any later window
-    closes: in event-time order, however far `upto` jumped in one step."""
-    if state["inc"] is None:
-        return
-    quiet = state["last"] + fam.window_s
-    if (quiet + fam.window_s + fam.lateness_s <= upto and str(quiet) not in state["win"]
-            and (before is None or quiet < before)):
-        agg = {"n": 0, "ids": [], "thr": 1, "base": None, "fired": False}
-        out.append(_alert(fam, key, state, quiet, agg, "resolved", quiet + fam.window_s))
-        state["inc"] = None
-
-
-def fold(
-    fam: Family, key: str, state: State | None, items: list[Item], upto: float | None = None
-) -> tuple[State, list[Alert], int]:
-    """Apply calls in order; returns (new state, alerts, late calls not counted).
-
-    Windows close as the calls' event time passes them, but never beyond the oldest call
-    still to come in `items` (a batch interleaves source partitions) nor beyond `upto`, the
-    stream time every source partition has reached: a call from a lagging partition is then
-    still counted, not dropped as late. Offline (one ordered source) there is no such bound.
-    """
-    state = state if state is not None else new_state()
-    out: list[Alert] = []
-    late = 0
-    bounds = [0.0] * len(items)
-    low = float("inf") if upto is None else upto
-    for i in range(len(items) - 1, -1, -1):
-        low = min(low, items[i].ts)
-        bounds[i] = low
-    closed_to = None
-    for item, bound in zip(items, bounds, strict=True):
-        if bound != closed_to:
-            # Bounds only grow, and a call never makes its own window closable at a bound
-            # no later than its time: closing again at the same bound would find nothing.
-            _close(fam, key, state, bound, out)
-            closed_to = bound
-        ws = fam.window_start(item.ts)
-        if state["closed"] is not None and ws < state["closed"]:
-            late += 1
+    windows, hwm = state.windows, state.hwm
+    for item in items:
+        if item.pos >= 0:
+            if item.pos <= hwm.get(item.src, -1):
+                stats.redelivered += 1
+                continue
+            hwm[item.src] = item.pos
+        ws = int(item.ts // size) * size
+        if state.closed is not None and ws < state.closed:
+            stats.late += 1
             continue
-        if state["first"] is None or ws < state["first"]:
-            state["first"] = ws
-        agg = state["win"].get(str(ws))
-        if agg is None:
-            agg = state["win"][str(ws)] = {"n": 0, "ids": [], "thr": None, "base": None,
-                                           "fired": False}
-        fam.add(agg, item)
-        for other in sorted(state["win"], key=int):
-            # only this call's window changed; others may just have learned their threshold
-            win = state["win"][other]
-            if win is agg or win["thr"] is None:
-                _settle(fam, key, state, int(other), win, bound, item.ts, out)
-        if state["wm"] is None or item.ts > state["wm"]:
-            state["wm"] = item.ts
-    return state, out, late
+        win = windows.get(ws)
+        if win is None:
+            win = windows[ws] = Window()
+        elif item.record_id in win.seen:
+            stats.duplicates += 1
+            continue
+        win.seen.add(item.record_id)
+        win.n += 1
+        _sample(win.ids, (item.ts, item.record_id), fam.max_ids)
+        fam.add(win, item)
+        if state.last_ts is None or item.ts > state.last_ts:
+            state.last_ts = item.ts
+        if not win.fired and wm is not None:
+            _judge(fam, key, state, ws, win, wm, item.ts, out)
+    if wm is not None:
+        advance(fam, key, state, wm, out)
+    return out
 
 
-def flush(fam: Family, key: str, state: State, upto: float | None = None
-          ) -> tuple[State, list[Alert]]:
-    """Close the windows of a key that went silent, so a stale incident resolves too.
+def advance(fam: Family, key: str, state: KeyState, wm: float, out: list[Alert]) -> None:
+    """Close, in event-time order, every window the watermark has passed; resolve incidents
+    whose next slot stayed silent; open the incident of the first open slot once final."""
+    first = first_open_slot(wm, fam)
+    if state.closed is not None:
+        first = max(first, state.closed)
+    for ws in sorted(w for w in state.windows if w < first):
+        _resolve_quiet(fam, key, state, ws, out)
+        _close(fam, key, state, ws, wm, out)
+    _resolve_quiet(fam, key, state, first, out)
+    state.closed = first
+    for ws, win in state.windows.items():
+        if win.thr is None:
+            _judge(fam, key, state, ws, win, wm, wm, out)
+    win = state.windows.get(first)
+    if fam.chains and state.inc is None and win is not None and win.fired:
+        _open(state, first, win, out)
 
-    `upto` is the stream time its partition has reached (the key's windows close as if it had
-    called then); None means the stream ended or paused: close everything, as the offline mode
-    does at the end of its input.
-    """
-    out: list[Alert] = []
-    if state["wm"] is not None:
-        end = state["wm"] + 2 * fam.window_s + fam.lateness_s
-        _close(fam, key, state, end if upto is None else min(upto, end), out)
-    return state, out
+
+def _open(state: KeyState, ws: int, win: Window, out: list[Alert]) -> None:
+    assert win.crossing
+    out.append(load_alert(win.crossing))
+    state.inc = ws
+    win.crossing = b""  # emitted: an empty marker, not None
 
 
-def is_idle(state: State) -> bool:
-    """Nothing left to close or resolve."""
-    return not state["win"] and state["inc"] is None
+def _resolve_quiet(fam: Family, key: str, state: KeyState, before: int,
+                   out: list[Alert]) -> None:
+    """An incident whose next slot stayed silent resolves there, before any later window."""
+    if state.inc is None or state.inc_last is None:
+        return
+    quiet = state.inc_last + fam.window_s
+    if quiet < before and quiet not in state.windows:
+        empty = Window(thr=1)
+        out.append(_alert(fam, key, state.inc, quiet, empty, "resolved", quiet + fam.window_s,
+                          _resolution(fam, key, quiet, empty)))
+        state.inc = state.inc_last = None
+
+
+def _close(fam: Family, key: str, state: KeyState, ws: int, wm: float,
+           out: list[Alert]) -> None:
+    size = fam.window_s
+    end = ws + size
+    win = state.windows[ws]
+    _judge(fam, key, state, ws, win, wm, end, out, final=True)
+    del state.windows[ws]
+    learned = state.learned
+    if learned.at is not None and ws > learned.at:
+        fam.decay(learned, (ws - learned.at) // size)
+    fam.learn(learned, win, ws)
+    learned.at = end
+    state.snaps[ws] = _copy(learned)
+    for old in sorted(state.snaps)[:-(fam.lag_windows + 2)]:
+        del state.snaps[old]
+    if not fam.chains:
+        if win.fired:
+            out.append(_alert(fam, key, ws, ws, win, "resolved", end,
+                              f"window closed: {fam.explain(key, win)}"))
+        return
+    if win.fired and state.inc is None:
+        _open(state, ws, win, out)
+    elif state.inc is not None and (win.fired or fam.value(win) >= (win.thr or 1) * HYSTERESIS):
+        pass
+    elif state.inc is not None:
+        out.append(_alert(fam, key, state.inc, ws, win, "resolved", end,
+                          _resolution(fam, key, ws, win)))
+        state.inc = state.inc_last = None
+        return
+    else:
+        return
+    state.inc_last = ws
+    unchanged = (state.inc == ws and win.crossing_value == fam.value(win)
+                 and win.crossing_ids == [rid for _, rid in win.ids])
+    if not unchanged:
+        out.append(_alert(fam, key, state.inc, ws, win, "update", end))
+
+
+def due(fam: Family, state: KeyState, ttl_s: float) -> float:
+    """The watermark at which `advance` would next change this key (or forget it)."""
+    size, late = fam.window_s, fam.lateness_s
+    times = []
+    if state.windows:
+        times.append(min(state.windows) + size + late)
+        for ws, win in state.windows.items():
+            if win.thr is None:
+                times.append(ws - (fam.lag_windows - 1) * size + late)
+            elif fam.chains and state.inc is None and win.fired:
+                times.append(ws + late)
+    if state.inc is not None and state.inc_last is not None:
+        times.append(state.inc_last + 2 * size + late)
+    if not times:
+        return (state.last_ts or 0.0) + ttl_s if fam.learns else -math.inf
+    return min(times)
+
+
+def forgettable(fam: Family, state: KeyState, wm: float, ttl_s: float) -> bool:
+    """Nothing left to close or resolve, and nothing learned worth keeping."""
+    if state.windows or state.inc is not None:
+        return False
+    return not fam.learns or (state.last_ts or 0.0) + ttl_s <= wm

@@ -1,0 +1,66 @@
+"""Typed state of one keyed statistic: its open windows, what it learned, its incident.
+
+msgspec Structs, so that a key's state crosses the changelog as compact MessagePack and is
+read back into the same types after a restart or a rebalance.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class Window(msgspec.Struct, kw_only=True):
+    """One open event-time window of one key."""
+
+    n: int = 0  # calls counted (each record_id once)
+    seen: set[str] = msgspec.field(default_factory=set)  # record_ids counted: drops duplicates
+    ids: list[tuple[float, str]] = msgspec.field(default_factory=list)  # earliest calls
+    thr: float | None = None  # None until what it is judged against is final
+    base: float | None = None
+    fired: bool = False  # crossed its threshold (monotone: stays crossed)
+    crossing: bytes | None = None  # the open alert as it stood when the window crossed
+    crossing_value: float | None = None
+    crossing_ids: list[str] | None = None
+    # what some families aggregate besides the count
+    distinct: set[str] = msgspec.field(default_factory=set)
+    short: int = 0
+    note: tuple[str, float, str] | None = None
+    sides: dict[str, int] = msgspec.field(default_factory=dict)
+    trunks: list[str] = msgspec.field(default_factory=list)
+    spans: list[tuple[float, float, int]] = msgspec.field(default_factory=list)  # start,end,cover
+    peak: int = 0
+
+
+class Learned(msgspec.Struct, kw_only=True):
+    """What a key learned from its closed windows: baseline, warm-up, hour profile, CUSUM."""
+
+    at: int | None = None  # end of the last window learned from
+    base: float | None = None
+    seen: int = 0
+    hod: list[float | None] | None = None
+    cusum: float = 0.0
+
+
+class KeyState(msgspec.Struct, kw_only=True):
+    """Everything one (family, key) holds between batches."""
+
+    windows: dict[int, Window] = msgspec.field(default_factory=dict)
+    closed: int | None = None  # slots starting before this are final
+    learned: Learned = msgspec.field(default_factory=Learned)
+    snaps: dict[int, Learned] = msgspec.field(default_factory=dict)  # learned after window ws
+    inc: int | None = None  # first window of the open incident
+    inc_last: int | None = None  # last closed window that kept it open
+    hwm: dict[int, int] = msgspec.field(default_factory=dict)  # source partition -> position
+    last_ts: float | None = None  # latest call, event time
+
+
+_ENCODER = msgspec.msgpack.Encoder()
+_DECODER = msgspec.msgpack.Decoder(KeyState)
+
+
+def dump_state(state: KeyState) -> bytes:
+    return _ENCODER.encode(state)
+
+
+def load_state(raw: bytes) -> KeyState:
+    return _DECODER.decode(raw)
