@@ -76,8 +76,19 @@ def cmd_replay(args: argparse.Namespace) -> int:
     settings = Settings()
     bootstrap = bootstrap_of(settings.broker)
     ensure_topics(bootstrap, [settings.events_topic], settings.partitions)
+    close_after = 0
+    if args.end_of_data:
+        from streams.detect.families import build_families
+        from streams.detect.keyed import horizon_s
+
+        try:
+            close_after = horizon_s(build_families(load_policy(settings.policy)))
+        except PolicyError as exc:
+            print(f"cdrwatch: {exc}", file=sys.stderr)
+            return 2
     report = replay([Path(f) for f in args.files], bootstrap, settings.events_topic,
-                    speed=args.speed, skip_invalid=args.skip_invalid)
+                    speed=args.speed, skip_invalid=args.skip_invalid,
+                    end_of_data=args.end_of_data, close_after_s=close_after)
     for source, line_no, reason in report.invalid:
         action = "skipped" if args.skip_invalid else "sent as is"
         print(f"{source}:{line_no}: invalid record ({action}): {reason}", file=sys.stderr)
@@ -138,6 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+")
     p.add_argument("--speed", type=float, default=None, help="times real time by event time")
     p.add_argument("--skip-invalid", action="store_true", help="do not send invalid lines")
+    p.add_argument("--end-of-data", action="store_true",
+                   help="the files are all there is: end with a watermark that closes every "
+                   "window (the policy's longest window and lateness past the last call)")
     p.set_defaults(func=cmd_replay)
 
     p = sub.add_parser("detect", help="run the detectors offline over files")

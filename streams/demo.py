@@ -20,7 +20,10 @@ from rich.console import Console
 from rich.table import Table
 
 from streams.broker import EmbeddedBroker, ensure_topics, stop_process
+from streams.detect.families import build_families
+from streams.detect.keyed import horizon_s
 from streams.events import Alert, load_alert
+from streams.policy import load_policy
 from streams.replay import ReplayReport, replay
 from streams.settings import Settings
 
@@ -80,11 +83,14 @@ def run_demo(args: argparse.Namespace) -> int:
                                  auto_offset_reset="earliest", consumer_timeout_ms=500)
         failed: list[Exception] = []
 
+        close_after = horizon_s(build_families(load_policy(Path(args.policy))))
+
         def _replay() -> None:
             nonlocal report
             try:
                 report = replay(fixtures, broker.bootstrap, settings.events_topic,
-                                speed=args.speed or None, progress=False)
+                                speed=args.speed or None, progress=False, end_of_data=True,
+                                close_after_s=close_after)
             except Exception as exc:  # the main loop says so and stops, not waits it out
                 failed.append(exc)
 

@@ -15,7 +15,8 @@ from streams.events import AlertStatus, Severity
 PREFIX = "cdrwatch"
 EVENT_BUCKETS = (1e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 5e-3, 1e-2)
 BATCH_BUCKETS = (1e-4, 5e-4, 1e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1.0, 2.5)
-REJECT_REASONS = ("not_json", "not_object", "invalid_field", "empty_batch")
+REJECT_REASONS = ("not_json", "not_object", "invalid_field", "empty_batch", "out_of_bounds",
+                  "invalid_watermark", "internal")
 
 
 class Metrics:
@@ -54,6 +55,23 @@ class Metrics:
         self.late = Counter(
             f"{p}_late_events", "records beyond allowed lateness, not counted", ["family"],
             registry=r,
+        )
+        self.duplicates = Counter(
+            f"{p}_duplicate_events", "records whose record_id a window had already counted",
+            ["family"], registry=r,
+        )
+        self.redelivered = Counter(
+            f"{p}_redelivered_events", "records redelivered from a source position a key had "
+            "already folded (at-least-once replays after a crash or a rebalance)", ["family"],
+            registry=r,
+        )
+        self.internal_errors = Counter(
+            f"{p}_internal_errors", "exceptions caught in an agent or a timer, by where",
+            ["where"], registry=r,
+        )
+        self.watermark = Gauge(
+            f"{p}_event_time_watermark_seconds", "event time up to which keyed windows may "
+            "close, by keyed partition", ["partition"], registry=r,
         )
         self.event_seconds = Histogram(
             f"{p}_event_processing_seconds", "detection time per CDR", buckets=EVENT_BUCKETS,
@@ -98,6 +116,10 @@ class Metrics:
             self.suppressed.labels(rule=rule)
         for family in families:
             self.late.labels(family=family)
+            self.duplicates.labels(family=family)
+            self.redelivered.labels(family=family)
+        for where in ("ingest", "keyed", "timer"):
+            self.internal_errors.labels(where=where)
 
     def serve(self, port: int, host: str = "0.0.0.0") -> None:
         if port:
@@ -112,4 +134,10 @@ def reject_reason(reason: str) -> str:
         return "not_object"
     if reason.startswith("empty"):
         return "empty_batch"
+    if reason.startswith("start_time out of bounds"):
+        return "out_of_bounds"
+    if reason.startswith("invalid watermark"):
+        return "invalid_watermark"
+    if reason.startswith("internal"):
+        return "internal"
     return "invalid_field"

@@ -114,10 +114,11 @@ class _Pacer:
 
 
 def _send_file(producer: KafkaProducer, topic: str, path: Path, report: ReplayReport,
-               skip_invalid: bool, pacer: _Pacer | None, bar: tqdm) -> float | None:
+               skip_invalid: bool, pacer: _Pacer | None, bar: tqdm,
+               bounds: TimeBounds | None) -> float | None:
     """Every line of one file; returns the latest start_time sent (None: no valid record)."""
     latest: float | None = None
-    for line in read_messages([path]):
+    for line in read_messages([path], bounds):
         bar.update()
         if line.error:
             report.invalid.append((line.source, line.line_no, line.error))
@@ -136,14 +137,16 @@ def _send_file(producer: KafkaProducer, topic: str, path: Path, report: ReplayRe
 
 def replay(paths: list[Path], bootstrap: list[str] | str, topic: str, speed: float | None = None,
            skip_invalid: bool = False, progress: bool | None = None,
-           end_of_data: bool = False, close_after_s: int = 0) -> ReplayReport:
+           end_of_data: bool = False, close_after_s: int = 0,
+           bounds: TimeBounds | None = None) -> ReplayReport:
     """Produce every line; `speed` paces by event time (None: as fast as possible).
 
     After each file with a valid record sent, every partition gets a watermark at the file's
     latest start_time (files are read as consecutive stretches of time: a record earlier than
     a previous file's watermark is late). With `end_of_data` the last file's watermark is
     instead the latest start_time of all files plus `close_after_s` (the longest window plus
-    its lateness), which closes every window.
+    its lateness), which closes every window. `bounds` reports the records the worker will
+    refuse as invalid, and keeps them out of the watermarks.
     """
     report = ReplayReport()
     producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=10, acks=1,
@@ -155,7 +158,8 @@ def replay(paths: list[Path], bootstrap: list[str] | str, topic: str, speed: flo
     try:
         with tqdm(unit="msg", disable=not show, desc="replay") as bar:
             for n, path in enumerate(paths, start=1):
-                file_latest = _send_file(producer, topic, path, report, skip_invalid, pacer, bar)
+                file_latest = _send_file(producer, topic, path, report, skip_invalid, pacer, bar,
+                                         bounds)
                 if file_latest is not None:
                     latest = file_latest if latest is None else max(latest, file_latest)
                 if end_of_data and n == len(paths) and latest is not None:

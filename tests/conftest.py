@@ -24,6 +24,12 @@ from streams.broker import (
     wait_for_line,
     worker_env,
 )
+from streams.detect.families import build_families
+from streams.detect.keyed import horizon_s
+from streams.events import watermark_message
+from streams.policy import load_policy
+from streams.replay import ReplayReport, replay
+from streams.settings import DEFAULT_POLICY
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -100,10 +106,28 @@ def make_worker(broker: EmbeddedBroker, tmp_path: Path) -> Iterator:
         worker.stop()
 
 
+def replay_complete(paths: list[Path], worker: Worker, **kwargs: object) -> ReplayReport:
+    """Replay files as a whole input: the last watermark closes every window, as the end of
+    the input does for offline `detect`."""
+    policy = load_policy(Path(worker.env.get("CDRWATCH_POLICY", DEFAULT_POLICY)))
+    return replay(paths, worker.bootstrap, worker.names["events"], progress=False,
+                  end_of_data=True, close_after_s=horizon_s(build_families(policy)),
+                  **kwargs)  # type: ignore[arg-type]
+
+
 def produce(bootstrap: str, topic: str, values: list[bytes]) -> None:
     producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
     for value in values:
         producer.send(topic, value=value)
+    producer.flush()
+    producer.close()
+
+
+def declare_watermark(bootstrap: str, topic: str, ts: float) -> None:
+    """What a mediation system sends when a file is complete: a watermark on every partition."""
+    producer = KafkaProducer(bootstrap_servers=bootstrap)
+    for partition in sorted(producer.partitions_for(topic)):
+        producer.send(topic, value=watermark_message(ts), partition=partition)
     producer.flush()
     producer.close()
 

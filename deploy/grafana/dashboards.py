@@ -84,6 +84,10 @@ QUERIES: dict[str, str] = {
     "batches_rate": _rate("cdrwatch_batch_processing_seconds_count", "instance"),
     "table_keys": "sum by (instance, table) (cdrwatch_table_keys)",
     "late_events_rate": _rate("cdrwatch_late_events_total", "instance, family"),
+    "duplicates_rate": _rate("cdrwatch_duplicate_events_total", "instance, family"),
+    "redelivered_rate": _rate("cdrwatch_redelivered_events_total", "instance, family"),
+    "internal_errors_rate": _rate("cdrwatch_internal_errors_total", "instance, where"),
+    "watermark_delay": "min by (instance) (time() - cdrwatch_event_time_watermark_seconds)",
     "worker_info": "max by (instance, version, policy_hash) (cdrwatch_worker_info)",
     "up": 'up{job="cdrwatch"}',
 }
@@ -233,6 +237,25 @@ def late_events() -> Timeseries:
     return _series("Late events (dropped)", "ops", target, w=8)
 
 
+def uncounted() -> Timeseries:
+    """Calls the windows did not count twice: duplicates and at-least-once redeliveries."""
+    return _series("Duplicates and redeliveries (counted once)", "ops",
+                   _target("duplicates_rate", "{{instance}} duplicate {{family}}"),
+                   _target("redelivered_rate", "{{instance}} redelivered {{family}}"), w=8)
+
+
+def internal_errors() -> Timeseries:
+    target = _target("internal_errors_rate", "{{instance}} {{where}}")
+    return _series("Internal errors (dead-lettered or retried)", "ops", target, w=8)
+
+
+def watermark_delay() -> Timeseries:
+    """How far behind the wall clock windows may close: grows on replays and while a
+    partition lags; flat while the input pauses."""
+    return _series("Event-time watermark behind wall clock", "s",
+                   _target("watermark_delay", "{{instance}}"), w=8)
+
+
 def worker_info() -> Table:
     target = _target("worker_info", "", table=True)
     return _table("Workers", target, w=16, h=6)
@@ -272,6 +295,7 @@ def dashboards() -> dict[str, Dashboard]:
         ]),
         "health.json": _dashboard("cdrwatch-health", "cdrwatch / Worker health", [
             up, worker_info, event_time_percentiles, batch_time, batches, table_keys, late_events,
+            uncounted, internal_errors, watermark_delay,
         ]),
     }
 

@@ -1,28 +1,59 @@
-"""Events in: validate, run per-call rules, dead-letter bad records, route keyed items."""
+"""Events in: validate, run per-call rules, dead-letter bad records, route keyed items.
+
+Every keyed message carries the marks of the events partitions this worker reads (see
+streams/watermarks.py); a timer sends them on their own while no events come, so keyed
+windows close by event time however the input pauses, and never by wall-clock silence.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 from faust.types import TP
 
-from streams.agents.routing import pack, watermark_of
-from streams.app import app, dlq_topic, engine, events_topic, keyed_topic, metrics, settings
+from streams.agents.routing import pack
+from streams.app import (
+    app,
+    dlq_topic,
+    engine,
+    events_topic,
+    keyed_topic,
+    metrics,
+    policy,
+    settings,
+)
 from streams.detect.engine import Routed
-from streams.events import BadRecord, DeadLetter, decode_message
+from streams.events import BadRecord, DeadLetter, TimeBounds, decode_message
 from streams.metrics import reject_reason
+from streams.watermarks import SourceMarks
 
 log = logging.getLogger(__name__)
+# A dead letter keeps at most this much of the original, so that it always fits a message.
+MAX_ORIGINAL = 256 * 1024
+# Index of a record inside its message: positions are offset * 2**20 + index.
+POSITION_BITS = 20
+
+marks = SourceMarks(idle_s=settings.idle_flush_s)
+# events partition -> offset of the last message read
+last_offset: dict[int, int] = {}
+# A fetch response older than this says nothing of a partition's end (fetches return at
+# least every fetch_max_wait_ms while a partition is fetched at all).
+FRESH_FETCH_S = 2.0
 
 
 def dead_letter(bad: BadRecord, topic: str, partition: int, offset: int) -> bytes:
     raw = bad.raw if isinstance(bad.raw, bytes) else orjson.dumps(bad.raw)
+    original = raw[:MAX_ORIGINAL].decode("utf-8", errors="replace")
+    if len(raw) > MAX_ORIGINAL:
+        original += f"... [{len(raw) - MAX_ORIGINAL} more bytes cut]"
     return DeadLetter(
-        reason=bad.reason,
-        original=raw.decode("utf-8", errors="replace"),
+        reason=bad.reason[:1000],
+        original=original,
         source_topic=topic,
         source_partition=partition,
         source_offset=offset,
@@ -31,34 +62,92 @@ def dead_letter(bad: BadRecord, topic: str, partition: int, offset: int) -> byte
     ).model_dump_json().encode()
 
 
-# events partition -> (latest event time seen on it, monotonic time of its last message)
-partition_time: dict[int, tuple[float, float]] = {}
-# events partition -> monotonic time this worker first saw it assigned
-assigned_at: dict[int, float] = {}
-# events partition -> offset of the last message read
-last_offset: dict[int, int] = {}
+async def send_retrying(what: str, send: Any) -> Any:
+    """Send, retrying with backoff: a message is never given up (its offset is not acked
+    until every send of its batch went out), so a broker outage stalls, it loses nothing."""
+    delay = 0.1
+    while True:
+        try:
+            return await send()
+        except Exception as exc:  # producer errors: retried, never dropped
+            metrics.internal_errors.labels(where="ingest").inc()
+            log.warning("%s not sent (%s), retrying in %.1f s", what, type(exc).__name__, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
 
-def low_watermark() -> float | None:
-    """Event time every assigned events partition has reached: windows before it are done."""
+async def reject(bad: BadRecord, topic: str, partition: int, offset: int) -> None:
+    metrics.rejected.labels(reason=reject_reason(bad.reason)).inc()
+    value = dead_letter(bad, topic, partition, offset)
+    await send_retrying("dead letter", lambda: dlq_topic.send(
+        key=f"{topic}:{partition}:{offset}".encode(), value=value))
+    metrics.dead_letters.inc()
+
+
+def partitions(topic: str) -> int:
+    """The topic's real partition count (from the broker's metadata), not a setting."""
+    known = app.consumer.topic_partitions(topic) if app.consumer else None
+    return known or settings.partitions
+
+
+def fetched(tp: TP) -> tuple[int | None, float]:
+    """(high watermark of the last fetch response for `tp`, seconds since it came).
+
+    From aiokafka's own partition state: a partition Faust paused (its buffer full) or one
+    not fetched during a rebalance has an old response, so its backlog never looks like
+    its end."""
+    try:
+        consumer = app.consumer._thread._ensure_consumer()  # type: ignore[union-attr]
+        state = consumer._subscription.subscription.assignment.state_value(tp)
+        return state.highwater, time.time() - state.timestamp / 1000
+    except Exception:  # no assignment yet, a rebalance: nothing known
+        return None, float("inf")
+
+
+def current_marks() -> dict[int, tuple[float | None, bool]]:
     name = events_topic.get_topic_name()
-    assigned = {tp.partition for tp in (app.consumer.assignment() if app.consumer else ())
+    consumer = app.consumer
+    assigned = {tp.partition for tp in (consumer.assignment() if consumer else ())
                 if tp.topic == name}
-    now = time.monotonic()
     caught_up = set()
     for p in assigned:
-        assigned_at.setdefault(p, now)
-        high = app.consumer.highwater(TP(name, p))
+        tp = TP(name, p)
+        high, age = fetched(tp)
+        if high is None or age > FRESH_FETCH_S:
+            continue
         read = last_offset.get(p)
-        if high is not None and read is not None and read + 1 >= high:
+        # Faust's record of the committed offset: where a partition never read here starts
+        done = read + 1 if read is not None else consumer._committed_offset.get(tp) or 0
+        if done >= high:
             caught_up.add(p)
-    return watermark_of(partition_time, assigned_at, assigned, caught_up, now,
-                        settings.idle_flush_s)
+    return marks.marks(assigned, caught_up, time.monotonic())
 
 
-# trunks already warned about; capped so that garbage trunk names cannot grow it forever
-warned_trunks: set[str] = set()
-MAX_WARNED_TRUNKS = 100
+# Read progress of a batch: events partition -> (offset of its last message, latest event
+# time or watermark read in it, or None)
+Progress = dict[int, tuple[int, float | None]]
+# One shipment at a time: a batch's marks must never reach a keyed partition before its items.
+_shipping = asyncio.Lock()
+
+
+async def ship(routed: list[Routed], progress: Progress | None = None) -> None:
+    """Send a batch's keyed items with the marks it moved on. The batch's progress enters
+    the marks only here, under the lock: a heartbeat in between cannot announce event time
+    whose calls are not yet on the keyed topic."""
+    async with _shipping:
+        now = time.monotonic()
+        for p, (offset, ts) in (progress or {}).items():
+            last_offset[p] = offset
+            if ts is None:
+                marks.heard_from(p, now)
+            else:
+                marks.saw(p, ts, now)
+        found = current_marks()
+        sources = partitions(events_topic.get_topic_name())
+        for partition, value in pack(routed, partitions(keyed_topic.get_topic_name()), found,
+                                     sources):
+            await send_retrying("keyed message", lambda p=partition, v=value: keyed_topic.send(
+                value=v, partition=p))
 
 
 def unmapped_trunk(trunk: str) -> None:
@@ -71,47 +160,89 @@ def unmapped_trunk(trunk: str) -> None:
                     "ingress_kind: its calls are read as national", trunk)
 
 
+# trunks already warned about; capped so that garbage trunk names cannot grow it forever
+warned_trunks: set[str] = set()
+MAX_WARNED_TRUNKS = 100
+
+
+async def take(msg: Any, value: bytes, bounds: TimeBounds, routed: list[Routed],
+               progress: Progress) -> int:
+    """One message: its calls routed into `routed`, its bad records dead-lettered, how far
+    it moved its partition in `progress`; the number of records it held."""
+    decoded = decode_message(value, bounds)
+    for b in decoded.bad:
+        await reject(b, msg.topic, msg.partition, msg.offset)
+    last_ts = decoded.watermark
+    base = msg.offset << POSITION_BITS
+    for i, cdr in enumerate(decoded.events):
+        routing = engine.route(cdr, msg.partition, base + i)
+        routed.extend(routing.routed)
+        for v in routing.verdicts:
+            metrics.verdicts.labels(rule=v.rule).inc()
+        for v in routing.suppressed:
+            metrics.suppressed.labels(rule=v.rule).inc()
+        if routing.call.caller.form == "anonymous":
+            metrics.withheld.inc()
+        if not routing.call.trunk_known:
+            unmapped_trunk(cdr.ingress_trunk)
+        last_ts = routing.call.ts if last_ts is None else max(last_ts, routing.call.ts)
+    if decoded.events:
+        metrics.event_lag.set(time.time() - max(e.start_time.timestamp()
+                                                for e in decoded.events[-1:]))
+    before = progress.get(msg.partition, (0, None))[1]
+    if before is not None and (last_ts is None or before > last_ts):
+        last_ts = before
+    progress[msg.partition] = (msg.offset, last_ts)
+    metrics.valid.inc(len(decoded.events))
+    return len(decoded.events) + len(decoded.bad)
+
+
 @app.agent(events_topic)
 async def ingest(stream):  # type: ignore[no-untyped-def]
     async for batch in stream.take_events(settings.batch_size, within=settings.batch_within_s):
         started = time.perf_counter()
+        bounds = TimeBounds.around(time.time(), policy.stream.max_future_s,
+                                   policy.stream.max_past_days)
         routed: list[Routed] = []
+        progress: Progress = {}
         n_events = 0
-        last_ts = None
         for event in batch:
             msg = event.message
-            last_offset[msg.partition] = msg.offset
-            good, bad = decode_message(event.value or b"")
-            n_events += len(good) + len(bad)
-            for b in bad:
-                metrics.rejected.labels(reason=reject_reason(b.reason)).inc()
-                await dlq_topic.send(
-                    key=f"{msg.topic}:{msg.partition}:{msg.offset}".encode(),
-                    value=dead_letter(b, msg.topic, msg.partition, msg.offset),
-                )
-                metrics.dead_letters.inc()
-            for cdr in good:
-                routing = engine.route(cdr)
-                routed.extend(routing.routed)
-                for v in routing.verdicts:
-                    metrics.verdicts.labels(rule=v.rule).inc()
-                for v in routing.suppressed:
-                    metrics.suppressed.labels(rule=v.rule).inc()
-                if routing.call.caller.form == "anonymous":
-                    metrics.withheld.inc()
-                if not routing.call.trunk_known:
-                    unmapped_trunk(cdr.ingress_trunk)
-                last_ts = routing.call.ts
-                if routing.call.ts > partition_time.get(msg.partition, (0.0, 0.0))[0]:
-                    partition_time[msg.partition] = (routing.call.ts, time.monotonic())
-            metrics.valid.inc(len(good))
-        for partition, value in pack(routed, settings.partitions, low_watermark()):
-            await keyed_topic.send(value=value, partition=partition)
+            size = len(routed)
+            try:
+                n_events += await take(msg, event.value or b"", bounds, routed, progress)
+            except Exception as exc:  # a bug must cost one message, never the batch
+                del routed[size:]
+                metrics.internal_errors.labels(where="ingest").inc()
+                log.warning("message %s:%d:%d dead-lettered: %s", msg.topic, msg.partition,
+                            msg.offset, type(exc).__name__)
+                await reject(BadRecord(f"internal: {type(exc).__name__}: {exc}",
+                                       event.value or b""), msg.topic, msg.partition, msg.offset)
+                before = progress.get(msg.partition, (0, None))[1]
+                progress[msg.partition] = (msg.offset, before)
+        await ship(routed, progress)
         elapsed = time.perf_counter() - started
         metrics.messages.inc(len(batch))
         metrics.events.inc(n_events)
         metrics.batch_seconds.observe(elapsed)
         if n_events:
             metrics.event_seconds.observe(elapsed / n_events)
-        if last_ts is not None:
-            metrics.event_lag.set(time.time() - last_ts)
+
+
+@app.timer(interval=settings.flush_interval_s)
+async def send_marks() -> None:
+    """While no events come, tell every keyed partition how far event time has come (and
+    which partitions went idle), so their windows keep closing by event time."""
+    try:
+        name = events_topic.get_topic_name()
+        tps = [tp for tp in (app.consumer.assignment() if app.consumer else ()) if tp.topic == name]
+        if app.rebalancing or app.in_recovery:
+            now = time.monotonic()  # fetching is paused: that is not a partition's silence
+            for tp in tps:
+                marks.heard_from(tp.partition, now)
+            return
+        if tps:
+            await ship([])
+    except Exception as exc:
+        metrics.internal_errors.labels(where="timer").inc()
+        log.warning("marks not sent: %s", type(exc).__name__)

@@ -1,137 +1,206 @@
-"""Keyed items in: fold them into the table state of their key, publish alerts."""
+"""Keyed items in: fold them into their key's state, close windows at the watermark, publish.
+
+State lives in `states` (streams/detect/keyed.py, the same store the offline mode uses); the
+changelog-backed table is its durable copy: each changed key is written once per message,
+and after a restart or a rebalance the keys Faust restored are adopted (and swept by the
+watermark like any other), so incidents opened before resolve after.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
-from faust.types import TP
 
-from streams.agents.routing import safe_time, unpack
-from streams.app import alerts_topic, app, engine, keyed_topic, metrics, settings, state_table
-from streams.detect.windowed import State, is_idle
-from streams.events import Alert, dump_alert
+from streams.agents.ingest import reject, send_retrying
+from streams.agents.routing import partition_of, unpack
+from streams.app import alerts_topic, app, engine, keyed_topic, metrics, policy, state_table
+from streams.detect.keyed import KeyedStates
+from streams.detect.state import dump_state, load_state
+from streams.detect.windowed import FoldStats
+from streams.events import Alert, BadRecord, dump_alert
+from streams.watermarks import Watermark
 
 log = logging.getLogger(__name__)
 CHANGELOG = state_table.changelog_topic.get_topic_name()
 
-# family|key -> (monotonic time of its last call, keyed-topic partition), for the idle flush;
-# in order of last call.
-touched: dict[str, tuple[float, int]] = {}
-# family|key -> state of the families that are not durable (see Family.durable)
-volatile: dict[str, State] = {}
-# keyed-topic partition -> sender -> (its low watermark, monotonic time of its last message)
-senders: dict[int, dict[str, tuple[float | None, float]]] = {}
+states = KeyedStates(engine.families, policy.stream.baseline_ttl_s)
+clocks: dict[int, Watermark] = {}  # keyed partition -> its watermark
+_counted: dict[str, tuple[int, int, int]] = {}  # family -> (late, duplicates, redelivered)
+
+
+def owned() -> set[int]:
+    name = keyed_topic.get_topic_name()
+    return {tp.partition for tp in (app.consumer.assignment() if app.consumer else ())
+            if tp.topic == name}
+
+
+def adopt_restored() -> None:
+    """After a rebalance, take over the states Faust restored for the keyed partitions this
+    worker now owns. The table's data stays a full mirror of the changelog (Faust keeps
+    standby copies in it and, on promotion, reads only the changelog's tail), so nothing is
+    removed from it here."""
+    global _pending_adoption
+    if app.rebalancing or app.in_recovery or (
+            not _pending_adoption and time.monotonic() < _next_scan):
+        return
+    mine = owned()
+    total = app.consumer.topic_partitions(keyed_topic.get_topic_name()) or len(mine)
+    for fk_text, raw in list(state_table.data.items()):
+        family, key = fk_text.split("|", 1)
+        if family not in engine.families or raw is None:
+            continue  # a family the policy no longer runs: its state is not used
+        partition = partition_of(family, key, total)
+        if partition in mine and (family, key) not in states.states:
+            states.adopt((family, key), load_state(raw), partition)
+    _pending_adoption = False
+    _schedule_scan()
+
+
+def _schedule_scan() -> None:
+    """Keys that get no more calls are adopted by a scan: right after a rebalance, and
+    again every ADOPT_SCAN_S (Faust's recovery may still be filling the table when the
+    first scan runs; a key that gets a call is adopted at once, in handle())."""
+    global _next_scan
+    _next_scan = time.monotonic() + ADOPT_SCAN_S
+
+
+ADOPT_SCAN_S = 10.0
+_pending_adoption = True
+_next_scan = 0.0
 
 
 async def publish(alerts: list[Alert]) -> None:
+    """Publish and wait until the broker has them: only then may state that says they were
+    emitted reach the changelog (else a crash in between could lose them)."""
     now = datetime.now(tz=UTC)
+    sent = []
     for alert in alerts:
         stamped = alert.model_copy(update={"emitted_at": now})
-        await alerts_topic.send(key=alert.alert_id.encode(), value=dump_alert(stamped))
+        value = dump_alert(stamped)
+        sent.append(await send_retrying("alert", lambda a=alert, v=value: alerts_topic.send(
+            key=a.alert_id.encode(), value=v)))
         metrics.alerts.labels(alert.detector, alert.severity, alert.status).inc()
-        if alert.status == "open":
-            metrics.open_alerts.labels(alert.detector).inc()
-        elif alert.status == "resolved":
-            metrics.open_alerts.labels(alert.detector).dec()
         log.info("alert %s %s %s", alert.detector, alert.status, alert.alert_id)
+    for future in sent:
+        await future
 
 
-def _observe(family: str, key: str, state: State) -> None:
-    if family != "burst_country" or not state["win"]:
-        return
-    current = state["win"][max(state["win"], key=int)]
-    metrics.window_calls.labels(country_code=key).set(current["n"])
-    metrics.window_baseline.labels(country_code=key).set(current["base"] or 0)
+async def persist() -> None:
+    """Write each changed durable key once (None: a tombstone for a forgotten key)."""
+    for (family, key), state, partition in states.drain():
+        if not engine.families[family].durable:
+            continue
+        value = None if state is None else dump_state(state)
+        if value is None:
+            state_table.data.pop(f"{family}|{key}", None)
+        else:
+            state_table.data[f"{family}|{key}"] = value
+        fk = orjson.dumps(f"{family}|{key}")
+        await send_retrying("changelog write", lambda k=fk, v=value, p=partition:
+                            app.producer.send(CHANGELOG, k, v, p, None, None))
 
 
-async def store(fk: str, state: State | None, partition: int) -> None:
-    """Write state to memory and its changelog partition; None forgets the key (tombstone).
-
-    A raw producer send of the bytes Faust's json codec would write: Table.__setitem__ goes
-    through Faust's producer buffer, one pending write at a time, and stalls the stream
-    once a hundred are queued. Faust flushes the producer before it commits offsets, so
-    at-least-once recovery is unchanged.
-    """
-    if state is None:
-        state_table.data.pop(fk, None)
-    else:
-        state_table.data[fk] = state
-    value = None if state is None else orjson.dumps(state)
-    await app.producer.send(CHANGELOG, orjson.dumps(fk), value, partition, None, None)
+def count(stats: dict[str, FoldStats]) -> None:
+    for family, s in stats.items():
+        before = _counted.get(family, (0, 0, 0))
+        now = (s.late, s.duplicates, s.redelivered)
+        if now != before:
+            metrics.late.labels(family=family).inc(now[0] - before[0])
+            metrics.duplicates.labels(family=family).inc(now[1] - before[1])
+            metrics.redelivered.labels(family=family).inc(now[2] - before[2])
+            _counted[family] = now
 
 
-async def keep(fk: str, durable: bool, state: State | None, partition: int) -> None:
-    """Keep a key's state (None forgets it): in the table and its changelog, or only in
-    memory for a family that is not durable."""
-    if durable:
-        await store(fk, state, partition)
-    elif state is None:
-        volatile.pop(fk, None)
-    else:
-        volatile[fk] = state
+def observe_country(alerts: list[Alert], groups: Any) -> None:
+    for family, key in groups:
+        if family != "burst_country":
+            continue
+        state = states.states.get((family, key))
+        if state is not None and state.windows:
+            current = state.windows[max(state.windows)]
+            metrics.window_calls.labels(country_code=key).set(current.n)
+            metrics.window_baseline.labels(country_code=key).set(current.base or 0)
+
+
+async def handle(partition: int, value: bytes) -> None:
+    adopt_restored()
+    found, sources, groups = unpack(value)
+    clock = clocks.setdefault(partition, Watermark())
+    wm = clock.update(found, sources)
+    alerts: list[Alert] = []
+    for (family, key), items in groups.items():
+        if family in engine.families:
+            if (family, key) not in states.states:
+                raw = state_table.data.get(f"{family}|{key}")
+                if raw is not None:  # restored from the changelog, not adopted yet
+                    states.adopt((family, key), load_state(raw), partition)
+            alerts += states.fold(family, key, items, wm, partition)
+    if wm is not None:
+        alerts += states.sweep(partition, wm)
+        metrics.watermark.labels(partition=str(partition)).set(wm)
+    await publish(alerts)
+    await persist()
+    count(states.stats)
+    observe_country(alerts, groups)
 
 
 @app.agent(keyed_topic)
 async def keyed(stream):  # type: ignore[no-untyped-def]
     async for event in stream.events():
-        partition = event.message.partition
-        sender, watermark, groups = unpack(event.value)
-        now = time.monotonic()
-        heard = senders.setdefault(partition, {})
-        heard[sender] = (watermark, now)
-        safe_ts = safe_time(heard, now, 4 * settings.idle_flush_s)[0]
-        for (family, key), items in groups.items():
-            fk = f"{family}|{key}"
-            durable = engine.families[family].durable
-            kept = state_table.data if durable else volatile
-            state, alerts, late = engine.apply(family, key, kept.get(fk), items,
-                                               upto=safe_ts if safe_ts is not None else 0.0)
-            await keep(fk, durable, state, partition)
-            touched.pop(fk, None)  # re-inserted last: the dict stays in order of last call
-            touched[fk] = (now, partition)
-            if late:
-                metrics.late.labels(family=family).inc(late)
-            _observe(family, key, state)
-            if alerts:
-                await publish(alerts)
+        msg = event.message
+        try:
+            await handle(msg.partition, event.value)
+        except Exception as exc:  # one message lost to a bug goes to the dead letters
+            metrics.internal_errors.labels(where="keyed").inc()
+            log.warning("keyed message %s:%d:%d dead-lettered: %s", msg.topic, msg.partition,
+                        msg.offset, type(exc).__name__)
+            await reject(BadRecord(f"internal: {type(exc).__name__}: {exc}", event.value),
+                         msg.topic, msg.partition, msg.offset)
 
 
-@app.timer(interval=settings.flush_interval_s)
-async def flush_silent_keys() -> None:
-    """Close windows of keys that stopped calling: their own calls would never close them.
+@app.on_partitions_assigned.connect
+async def _assigned(app_: Any, assigned: set[Any], **_: Any) -> None:
+    """Let go of the keys of keyed partitions this worker no longer owns. On assignment,
+    not on revocation: a rebalance revokes every partition first, and a partition kept
+    through it keeps its live state (Faust does not restore it again)."""
+    global _pending_adoption
+    _pending_adoption = True
+    name = keyed_topic.get_topic_name()
+    kept = {tp.partition for tp in assigned if tp.topic == name}
+    gone = set(states.partition.values()) - kept
+    states.release(gone)
+    for p in set(clocks) - kept:
+        del clocks[p]
 
-    While the partition flows, windows close at its safe stream time (pure event-time
-    semantics); once the whole partition has paused, they close as at the end of a stream.
+
+@app.timer(interval=1.0)
+async def upkeep() -> None:
+    """Adopt restored keys and sweep them even before the next keyed message; gauges.
+
+    Never while a rebalance or a changelog recovery runs: a state read half restored
+    would be adopted stale, and a write after another worker's recovery would be lost.
     """
-    now = time.monotonic()
-    assigned = app.consumer.assignment() if app.consumer else set()
-    stale = []
-    for fk, (seen, partition) in touched.items():
-        if now - seen < settings.idle_flush_s:
-            break  # in order of last call: every key after this one called later still
-        stale.append((fk, partition))
-    for fk, partition in stale:
-        family, key = fk.split("|", 1)
-        durable = engine.families[family].durable
-        state = state_table.data.get(fk) if durable else volatile.get(fk)
-        if state is None or TP(keyed_topic.get_topic_name(), partition) not in assigned:
-            del touched[fk]
-            volatile.pop(fk, None)
-            continue
-        safe_ts, silent_s = safe_time(senders.get(partition, {}), now,
-                                      4 * settings.idle_flush_s)
-        paused = silent_s >= settings.idle_flush_s
-        if not paused and safe_ts is None:
-            continue
-        state, alerts = engine.flush(family, key, state, None if paused else safe_ts)
-        idle = is_idle(state)
-        if idle or paused:
-            del touched[fk]
-        forget = idle and not engine.families[family].learns
-        await keep(fk, durable, None if forget else state, partition)
+    if app.rebalancing or app.in_recovery:
+        return
+    try:
+        adopt_restored()
+        alerts: list[Alert] = []
+        for partition, clock in clocks.items():
+            if clock.value is not None:
+                alerts += states.sweep(partition, clock.value)
         await publish(alerts)
-    metrics.table_keys.labels(table="keyed-state").set(len(state_table.data))
-    metrics.table_keys.labels(table="volatile").set(len(volatile))
+        await persist()
+        opened = states.open_incidents()
+        for detector in engine.families:
+            metrics.open_alerts.labels(detector=detector).set(opened.get(detector, 0))
+        durable = sum(1 for f, _ in states.states if engine.families[f].durable)
+        metrics.table_keys.labels(table="keyed-state").set(durable)
+        metrics.table_keys.labels(table="volatile").set(len(states.states) - durable)
+    except Exception as exc:
+        metrics.internal_errors.labels(where="timer").inc()
+        log.warning("keyed upkeep failed: %s", type(exc).__name__)
+

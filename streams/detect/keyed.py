@@ -33,7 +33,7 @@ class KeyedStates:
         self.stats: dict[str, FoldStats] = {name: FoldStats() for name in families}
         self.open: dict[FK, None] = {}  # keys with an open incident
         self._dirty: dict[FK, None] = {}
-        self._forgotten: dict[FK, None] = {}
+        self._forgotten: dict[FK, int] = {}  # forgotten key -> its partition
 
     def fold(self, family: str, key: str, items: list[Item], wm: float | None,
              partition: int = 0) -> list[Alert]:
@@ -79,11 +79,11 @@ class KeyedStates:
 
     def forget(self, fk: FK) -> None:
         self.states.pop(fk, None)
-        self.partition.pop(fk, None)
+        partition = self.partition.pop(fk, 0)
         self._due.pop(fk, None)
         self.open.pop(fk, None)
         self._dirty.pop(fk, None)
-        self._forgotten[fk] = None
+        self._forgotten[fk] = partition
 
     def adopt(self, fk: FK, state: KeyState, partition: int) -> None:
         """Take over a key's state restored from a changelog (restart, rebalance)."""
@@ -100,14 +100,15 @@ class KeyedStates:
         for p in partitions:
             self._queues.pop(p, None)
 
-    def drain(self) -> Iterator[tuple[FK, KeyState | None]]:
-        """Keys changed since the last drain: (key, state), or (key, None) once forgotten."""
+    def drain(self) -> Iterator[tuple[FK, KeyState | None, int]]:
+        """Keys changed since the last drain: (key, state, partition); state None once the
+        key is forgotten."""
         dirty, gone = self._dirty, self._forgotten
         self._dirty, self._forgotten = {}, {}
         for fk in dirty:
-            yield fk, self.states[fk]
-        for fk in gone:
-            yield fk, None
+            yield fk, self.states[fk], self.partition[fk]
+        for fk, partition in gone.items():
+            yield fk, None, partition
 
     def open_incidents(self) -> Counter[str]:
         return Counter(family for family, _ in self.open)
@@ -124,8 +125,11 @@ class KeyedStates:
                    default=0.0)
 
 
+def horizon_s(families: dict[str, Family]) -> int:
+    """Event time after a call by which every window it touches, and the slot after it, is
+    closed: what a source adds to its last call's time when it has delivered everything."""
+    return max((2 * f.window_s + f.lateness_s for f in families.values()), default=0)
+
+
 def end_of_data(families: dict[str, Family], last_ts: float) -> float:
-    """A watermark past every window a call at `last_ts` touches, and the slot after it:
-    what a source sends when it has delivered everything."""
-    horizon = max((2 * f.window_s + f.lateness_s for f in families.values()), default=0)
-    return last_ts + horizon
+    return last_ts + horizon_s(families)

@@ -19,8 +19,6 @@ class Window(msgspec.Struct, kw_only=True):
     base: float | None = None
     fired: bool = False  # crossed its threshold (monotone: stays crossed)
     crossing: bytes | None = None  # the open alert as it stood when the window crossed
-    crossing_value: float | None = None
-    crossing_ids: list[str] | None = None
     # what some families aggregate besides the count
     distinct: set[str] = msgspec.field(default_factory=set)
     short: int = 0

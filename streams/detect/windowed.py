@@ -12,8 +12,9 @@ Lifecycle of a chaining family (bursts): a run of consecutive active windows is 
 incident, started by a window that crossed its threshold; a window stays active while it
 keeps `HYSTERESIS` of its threshold. The open alert names the incident's first window, so
 it is emitted once every earlier slot is final (at most the allowed lateness after that
-window starts); each later active window closes with an "update" (skipped when its figures
-are those the open already gave); the first inactive or silent slot resolves it. A family
+window starts) and carries the figures of the crossing; every active window closes with an
+"update" of its final figures (but a window judged only at its close, whose open already
+gave them); the first inactive or silent slot resolves it. A family
 that does not chain (per-call spoofing dedup, velocity) makes each crossing window its own
 incident: "open" at the crossing call, "resolved" with the final figures at its close.
 """
@@ -157,6 +158,8 @@ def first_open_slot(wm: float, fam: Family) -> int:
 def _view(fam: Family, state: KeyState, ws: int, wm: float) -> Learned | None:
     """What the key had learned after every window up to `lag_windows` before `ws`, or None
     while the watermark has not passed those windows yet (a lagging source may still add)."""
+    if not fam.learns:
+        return Learned()  # a fixed threshold: known at once, whatever the watermark
     size = fam.window_s
     cut = ws - fam.lag_windows * size
     if cut + size + fam.lateness_s > wm:
@@ -171,8 +174,6 @@ def _view(fam: Family, state: KeyState, ws: int, wm: float) -> Learned | None:
 
 def _cross(fam: Family, key: str, ws: int, win: Window, at: float, out: list[Alert]) -> None:
     win.fired = True
-    win.crossing_value = fam.value(win)
-    win.crossing_ids = [rid for _, rid in win.ids]
     alert = _alert(fam, key, ws, ws, win, "open", at)
     if fam.chains:
         win.crossing = dump_alert(alert)
@@ -206,16 +207,30 @@ def _sample(ids: list[tuple[float, str]], call: tuple[float, str], cap: int) -> 
 def fold(fam: Family, key: str, state: KeyState, items: list[Item], wm: float | None,
          stats: FoldStats) -> list[Alert]:
     """Count the calls of one key, then move its windows on to the watermark `wm` (the event
-    time every source has reached; None: not known yet)."""
+    time every source has reached; None: not known yet).
+
+    Before each call, windows close up to the oldest call still to come in `items` (never
+    past `wm`): a batch interleaves source partitions, and a call from a lagging one must
+    still count; and a window's threshold is read only from windows closed by then, as the
+    offline mode, which closes them call by call, reads it.
+    """
     out: list[Alert] = []
     size = fam.window_s
     windows, hwm = state.windows, state.hwm
-    for item in items:
+    lows = [0.0] * len(items)
+    low = math.inf if wm is None else wm
+    for i in range(len(items) - 1, -1, -1):
+        low = min(low, items[i].ts)
+        lows[i] = low
+    for item, bound in zip(items, lows, strict=True):
         if item.pos >= 0:
             if item.pos <= hwm.get(item.src, -1):
                 stats.redelivered += 1
                 continue
             hwm[item.src] = item.pos
+        if wm is not None and (state.closed is None
+                               or first_open_slot(bound, fam) > state.closed):
+            advance(fam, key, state, bound, out)
         ws = int(item.ts // size) * size
         if state.closed is not None and ws < state.closed:
             stats.late += 1
@@ -232,8 +247,8 @@ def fold(fam: Family, key: str, state: KeyState, items: list[Item], wm: float | 
         fam.add(win, item)
         if state.last_ts is None or item.ts > state.last_ts:
             state.last_ts = item.ts
-        if not win.fired and wm is not None:
-            _judge(fam, key, state, ws, win, wm, item.ts, out)
+        if not win.fired:
+            _judge(fam, key, state, ws, win, bound, item.ts, out)
     if wm is not None:
         advance(fam, key, state, wm, out)
     return out
@@ -310,9 +325,7 @@ def _close(fam: Family, key: str, state: KeyState, ws: int, wm: float,
     else:
         return
     state.inc_last = ws
-    unchanged = (state.inc == ws and win.crossing_value == fam.value(win)
-                 and win.crossing_ids == [rid for _, rid in win.ids])
-    if not unchanged:
+    if not (fam.decides_at_close and state.inc == ws):  # that open gave the final figures
         out.append(_alert(fam, key, state.inc, ws, win, "update", end))
 
 

@@ -10,8 +10,7 @@ import pytest
 
 from streams.events import load_alert
 from streams.offline import alert_line, detect_files
-from streams.replay import replay
-from tests.conftest import consume
+from tests.conftest import consume, replay_complete
 from tests.fixtures.build import FIXTURES
 
 pytestmark = pytest.mark.integration
@@ -31,7 +30,7 @@ def test_worker_alerts_equal_offline_detect_on_a_spoofing_story(make_worker, nam
     expected = sorted(alert_line(a) for a in report.result.alerts)
     assert detectors <= {orjson.loads(line)["detector"] for line in expected}
     worker = make_worker(partitions=1)
-    sent = replay([fixture.events], worker.bootstrap, worker.names["events"], progress=False)
+    sent = replay_complete([fixture.events], worker)
     assert sent.invalid == [] and sent.sent == report.result.events
     got = consume(worker.bootstrap, worker.names["alerts"], until=len(expected), timeout_s=120)
     assert sorted(alert_line(load_alert(v)) for v in got) == expected

@@ -12,9 +12,8 @@ import pytest
 from streams.events import DeadLetter, load_alert
 from streams.offline import alert_line, detect_files
 from streams.policy import load_policy
-from streams.replay import replay
 from streams.settings import DEFAULT_POLICY
-from tests.conftest import consume, produce
+from tests.conftest import consume, produce, replay_complete
 
 pytestmark = pytest.mark.integration
 DEMO = Path(__file__).resolve().parents[2] / "streams" / "fixtures" / "demo.jsonl"
@@ -34,7 +33,7 @@ def test_worker_alerts_equal_offline_detect_on_the_demo_fixture(make_worker) -> 
     detectors = {orjson.loads(line)["detector"] for line in expected}
     assert {"spoof_protected", "burst_range", "wangiri_range"} <= detectors
     worker = make_worker(partitions=1)
-    report = replay([DEMO], worker.bootstrap, worker.names["events"], progress=False)
+    report = replay_complete([DEMO], worker)
     assert report.sent == 5442 and report.invalid == []
     got = consume(worker.bootstrap, worker.names["alerts"], until=len(expected), timeout_s=120)
     assert worker_lines(got) == expected
@@ -49,7 +48,7 @@ def test_micro_batched_messages_give_the_same_alerts(make_worker, tmp_path: Path
     expected = offline_lines(DEMO)
     assert offline_lines(batched) == expected
     worker = make_worker(partitions=1)
-    report = replay([batched], worker.bootstrap, worker.names["events"], progress=False)
+    report = replay_complete([batched], worker)
     assert report.sent == 55
     got = consume(worker.bootstrap, worker.names["alerts"], until=len(expected), timeout_s=120)
     assert worker_lines(got) == expected
@@ -90,7 +89,7 @@ def test_four_partitions_give_the_same_incidents_and_window_counts(make_worker) 
                        a.observed if a.status != "open" else None) for a in alerts)
 
     worker = make_worker(partitions=4)
-    replay([DEMO], worker.bootstrap, worker.names["events"], progress=False)
+    replay_complete([DEMO], worker)
     got = consume(worker.bootstrap, worker.names["alerts"], until=len(report.result.alerts),
                   timeout_s=120)
     assert summary([load_alert(v) for v in got]) == summary(report.result.alerts)

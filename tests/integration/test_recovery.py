@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from streams.events import load_alert
-from tests.conftest import consume, produce
+from tests.conftest import consume, declare_watermark, produce
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
@@ -33,10 +33,13 @@ def test_counts_before_a_restart_still_count_after_it(make_worker) -> None:
     # Same app id and topics (the factory reuses them within a test): the committed offsets
     # skip the first 15 calls, so only the changelog can bring their counts back.
     second = make_worker(partitions=2, app_id=first.env["CDRWATCH_APP_ID"])
+    # and a source watermark: the open waits for the window before it to be final
     produce(second.bootstrap, second.names["events"], calls(15, 10))
+    declare_watermark(second.bootstrap, second.names["events"],
+                      (T0 + timedelta(minutes=3)).timestamp())
     opened = [load_alert(v) for v in consume(second.bootstrap, second.names["alerts"], until=2)]
     burst = [a for a in opened if a.detector == "burst_range"]
-    assert burst and burst[0].status == "open" and burst[0].observed == 20
+    assert burst and burst[0].status == "open" and burst[0].observed == 20, opened
     assert "rec-0" in burst[0].record_ids  # a call counted before the restart
     _wait_for(f"http://127.0.0.1:{second.metrics_port}/metrics", "cdrwatch_events_valid_total 10.0")
 

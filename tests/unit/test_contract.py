@@ -4,6 +4,7 @@ schemas in sync with models, and the watermarks replay sends at the end of each 
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -73,6 +74,21 @@ def test_bounds_around_the_wall_clock() -> None:
     assert BOUNDS.breach(0.0).startswith("more than 3650 days before the wall clock")
 
 
+def test_bounds_past_what_a_datetime_holds_accept_every_date() -> None:
+    wide = TimeBounds(-math.inf, math.inf)
+    for start_time in ("0001-01-01T00:00:00+23:59", "9999-12-31T23:59:59-23:59"):
+        good, bad, _ = decode_message(orjson.dumps({**GOOD, "start_time": start_time}), wide)
+        assert len(good) == 1 and bad == []
+    assert wide.breach(1e300) is None and TimeBounds(0, 0).breach(1.0) is not None
+
+
+def test_a_record_on_a_bound_is_within_it() -> None:
+    for start_time in (BOUNDS.latest, BOUNDS.earliest):
+        stamp = datetime.fromtimestamp(start_time, tz=UTC).isoformat()
+        good, _, _ = decode_message(orjson.dumps({**GOOD, "start_time": stamp}), BOUNDS)
+        assert len(good) == 1
+
+
 @pytest.mark.parametrize(("start_time", "bound"), [
     ("2026-11-20T13:00:01Z", "more than 3600 s ahead of the wall clock"),
     ("9999-12-31T23:59:59Z", "more than 3600 s ahead of the wall clock"),
@@ -117,6 +133,10 @@ def test_watermark_message_round_trips() -> None:
     assert orjson.loads(value) == {"watermark": "2026-11-20T12:00:00Z"}
     assert decode_message(value, BOUNDS) == Decoded([], [], NOW)
     assert decode_message(b'{"watermark": "2026-11-20T13:00:00+01:00"}').watermark == NOW
+
+
+def test_a_watermark_past_year_9999_says_year_9999() -> None:
+    assert orjson.loads(watermark_message(1e300)) == {"watermark": "9999-12-31T23:59:59Z"}
 
 
 @pytest.mark.parametrize(("value", "reason"), [
@@ -254,3 +274,15 @@ def test_bundled_fixture_records_validate_against_the_json_schema() -> None:
         validator.validate(json.loads(line))
     with pytest.raises(Exception, match="required"):
         validator.validate({"record_id": "x"})
+
+
+def test_records_out_of_bounds_are_reported_and_stay_out_of_the_watermark(
+        tmp_path: Path, producer: list[_FakeProducer]) -> None:
+    path = tmp_path / "a.jsonl"
+    path.write_bytes(b"\n".join([_record(1, "2026-11-20T10:00:00Z"),
+                                 _record(2, "2099-01-01T00:00:00Z")]))
+    report = replay([path], "x:9092", "events", progress=False, bounds=BOUNDS)
+    assert report.sent == 2 and report.invalid[0][1] == 2
+    assert report.invalid[0][2].startswith("start_time out of bounds: 2099-01-01")
+    marks = {decode_message(v).watermark for v, p in producer[0].sent if p is not None}
+    assert marks == {datetime(2026, 11, 20, 10, tzinfo=UTC).timestamp()}

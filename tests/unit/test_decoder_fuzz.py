@@ -24,7 +24,6 @@ FIELDS = ["record_id", "start_time", "answer_time", "end_time", "duration_s", "a
 # ------------------------------------------------------------------------------ strategies
 
 
-
 def _offset(minutes: int) -> timezone:
     return timezone(timedelta(minutes=minutes))
 
@@ -94,8 +93,8 @@ def _scalar(value: Any) -> bool:
 
 good_records = valid_records()
 _spoilt = valid_records(tag="bad")
-_not_objects = st.lists(valid_records(tag="nested"), min_size=1, max_size=2) | hostile_values.filter(
-    _not_dict)
+_not_objects = (st.lists(valid_records(tag="nested"), min_size=1, max_size=2)
+                | hostile_values.filter(_not_dict))
 _kinds = st.sampled_from(["fields", "time", "missing", "not_object"])
 _names = st.lists(st.sampled_from(FIELDS), min_size=1, max_size=3, unique=True)
 
@@ -111,7 +110,7 @@ def _hostile_records(draw: st.DrawFn) -> Any:
         record["start_time"] = draw(hostile_times)
     elif kind == "missing":
         for name in draw(_names):
-            record.pop(name)
+            record.pop(name, None)
     else:
         record.update({name: draw(hostile_values) for name in draw(_names)})
     return record

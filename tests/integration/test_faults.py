@@ -1,0 +1,144 @@
+"""The README's guarantees under the faults real CDR feeds bring, on the real broker.
+
+Each test delivers the demo fixture (5,442 calls, 38 alerts offline) the hard way and
+expects exactly offline `detect`'s incidents and window counts: file drops with pauses
+longer than every idle timeout, a quarter of the calls delivered twice, a SIGKILL and a
+restart mid-stream, a second worker joining and the first leaving.
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from streams.events import Alert, load_alert
+from streams.offline import detect_files
+from streams.policy import load_policy
+from streams.settings import DEFAULT_POLICY
+from tests.conftest import consume, produce, replay_complete
+
+pytestmark = pytest.mark.integration
+DEMO = Path(__file__).resolve().parents[2] / "streams" / "fixtures" / "demo.jsonl"
+LINES = DEMO.read_bytes().splitlines()
+PAUSE_S = 5.0  # longer than the test workers' idle timeout (3 s) and flush interval (1 s)
+
+
+def incidents(alerts: list[Alert]) -> list[tuple]:
+    """What arrival order, batching and redelivery may not change: every alert's identity,
+    and the figures of every closed window. A redelivered duplicate collapses into one."""
+    return sorted({
+        (a.alert_id, a.detector, a.key, a.status, a.window_start.isoformat(),
+         None if a.status == "open" else a.observed,
+         None if a.status == "open" else tuple(a.record_ids))
+        for a in alerts})
+
+
+EXPECTED = incidents(detect_files([DEMO], load_policy(DEFAULT_POLICY)).result.alerts)
+
+
+def alerts_of(worker, timeout_s: float = 120) -> list[Alert]:  # type: ignore[no-untyped-def]
+    """Alerts on the worker's topic, read until every expected incident line is there."""
+    deadline = time.monotonic() + timeout_s
+    got: list[Alert] = []
+    while time.monotonic() < deadline:
+        got = [load_alert(v) for v in consume(worker.bootstrap, worker.names["alerts"],
+                                                idle_s=2, timeout_s=10)]
+        if len(incidents(got)) >= len(EXPECTED):
+            break
+        time.sleep(1)
+    return got
+
+
+def same_as_offline(alerts: list[Alert]) -> None:
+    got = incidents(alerts)
+    missing = [i[:6] for i in EXPECTED if i not in got]
+    extra = [i[:6] for i in got if i not in EXPECTED]
+    assert not missing and not extra, f"missing {missing}, extra {extra}"
+
+
+def metric(worker, name: str) -> float:  # type: ignore[no-untyped-def]
+    text = urllib.request.urlopen(
+        f"http://127.0.0.1:{worker.metrics_port}/metrics", timeout=5).read().decode()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith(name) and not line.startswith("#"))
+
+
+def write(path: Path, lines: list[bytes]) -> Path:
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return path
+
+
+def wait_until(check, timeout_s: float = 60) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.3)
+
+
+def test_file_drops_with_pauses_longer_than_every_idle_timeout(make_worker,
+                                                               tmp_path: Path) -> None:
+    from streams.replay import replay
+
+    worker = make_worker(partitions=2)
+    third = len(LINES) // 3
+    drops = [write(tmp_path / f"drop{i}.jsonl", LINES[i * third:(i + 1) * third])
+             for i in range(2)]
+    for drop in drops:  # each file ends with its own watermark, then the feed pauses
+        replay([drop], worker.bootstrap, worker.names["events"], progress=False)
+        time.sleep(PAUSE_S)
+    last = write(tmp_path / "drop2.jsonl", LINES[2 * third:])
+    replay_complete([last], worker)
+    same_as_offline(alerts_of(worker))
+    assert metric(worker, "cdrwatch_late_events_total") == 0
+
+
+def test_a_quarter_of_the_calls_delivered_twice_count_once(make_worker,
+                                                           tmp_path: Path) -> None:
+    rng = random.Random(5)
+    resent: list[bytes] = []
+    for i, line in enumerate(LINES):
+        resent.append(line)
+        if rng.random() < 0.25:  # resent a little later, as a mediation retry does
+            resent.insert(len(resent) - rng.randrange(0, 20), LINES[max(0, i - 5)])
+    path = write(tmp_path / "twice.jsonl", resent)
+    assert incidents(detect_files([path], load_policy(DEFAULT_POLICY)).result.alerts) == EXPECTED
+    worker = make_worker(partitions=2)
+    replay_complete([path], worker)
+    same_as_offline(alerts_of(worker))
+    assert metric(worker, "cdrwatch_duplicate_events_total") > 0
+
+
+def test_sigkill_and_restart_mid_stream(make_worker, tmp_path: Path) -> None:
+    first = make_worker(partitions=2)
+    half = len(LINES) // 2
+    produce(first.bootstrap, first.names["events"], LINES[:half])
+    wait_until(lambda: metric(first, "cdrwatch_events_valid_total") >= half // 2)
+    first.proc.send_signal(signal.SIGKILL)  # mid-batch: nothing flushed, nothing committed
+    first.proc.wait()
+    second = make_worker(partitions=2, app_id=first.env["CDRWATCH_APP_ID"])
+    replay_complete([write(tmp_path / "rest.jsonl", LINES[half:])], second)
+    same_as_offline(alerts_of(second))
+    # the restarted worker read again what the killed one had not committed
+    assert metric(second, "cdrwatch_events_valid_total") > len(LINES) - half
+
+
+@pytest.mark.xfail(strict=False, reason=(
+    "open defect: in about 1 run of 4 a key whose keyed partition moves during the rebalance "
+    "is adopted from a changelog copy Faust has not finished restoring, and loses the counts "
+    "of its open windows (measured 2026-12-01; see README, Guarantees)"))
+def test_a_second_worker_joins_and_the_first_leaves_mid_stream(make_worker,
+                                                                tmp_path: Path) -> None:
+    first = make_worker(partitions=4)
+    third = len(LINES) // 3
+    produce(first.bootstrap, first.names["events"], LINES[:third])
+    second = make_worker(partitions=4, app_id=first.env["CDRWATCH_APP_ID"])
+    produce(first.bootstrap, first.names["events"], LINES[third:2 * third])
+    wait_until(lambda: metric(second, "cdrwatch_events_valid_total") > 0)
+    first.stop()
+    replay_complete([write(tmp_path / "rest.jsonl", LINES[2 * third:])], second)
+    same_as_offline(alerts_of(second))

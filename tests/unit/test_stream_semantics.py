@@ -1,0 +1,132 @@
+"""The stream core's promises in the pure core: order independence, each call counted once,
+late records counted, closed-form decay, bounded state."""
+
+from __future__ import annotations
+
+import random
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from streams.detect.campaigns import _shrink
+from streams.detect.engine import Engine, run_offline
+from streams.detect.keyed import KeyedStates
+from streams.detect.state import Learned
+from tests.unit.factories import T0, cdr, policy
+
+P = policy()
+LATENESS = P.bursts.allowed_lateness_s
+
+
+def traffic(seed: int) -> list:
+    """Background from many ranges, a Philippine burst, a spoofed hotline, a fan-out."""
+    rng = random.Random(seed)
+    calls = [cdr(rng.uniform(0, 5400), calling_number=f"+4479{rng.randrange(10**8):08d}",
+                 called_number=f"3{rng.randrange(10**9):09d}") for _ in range(300)]
+    start = rng.uniform(600, 2400)
+    calls += [cdr(start + i * rng.uniform(1, 6), calling_number=f"0063917551{i % 50:04d}",
+                  called_number=f"3{rng.randrange(10**9):09d}") for i in range(150)]
+    calls += [cdr(rng.uniform(0, 5400), calling_number="4010086",
+                  called_number=f"3{rng.randrange(10**9):09d}") for _ in range(20)]
+    calls += [cdr(3000 + i * 7, calling_number="00447911123456", called_number=f"3{i:09d}")
+              for i in range(40)]
+    return sorted(calls, key=lambda e: e.start_time)
+
+
+def settled(alerts: list) -> list[tuple]:
+    """Everything but what an open carries at the moment it is decided."""
+    return sorted((a.alert_id, a.detector, a.key, a.status, a.window_start,
+                   None if a.status == "open" else a.observed,
+                   None if a.status == "open" else tuple(a.record_ids)) for a in alerts)
+
+
+SORTED = {seed: traffic(seed) for seed in (1, 2)}
+EXPECTED = {seed: settled(run_offline(calls, P).alerts) for seed, calls in SORTED.items()}
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.sampled_from([1, 2]), order=st.integers(0, 2**32))
+def test_a_stream_shuffled_within_the_allowed_lateness_gives_the_same_incidents(
+        seed: int, order: int) -> None:
+    calls = SORTED[seed]
+    shuffle = random.Random(order)
+    # each call moved by less than the lateness: none arrives behind the watermark by more
+    jitter = [c.start_time.timestamp() + shuffle.uniform(0, LATENESS - 1) for c in calls]
+    shuffled = [c for _, c in sorted(zip(jitter, calls, strict=True), key=lambda t: t[0])]
+    result = run_offline(shuffled, P)
+    assert result.late == 0
+    assert settled(result.alerts) == EXPECTED[seed]
+
+
+def test_twelve_calls_delivered_twice_are_twelve_calls() -> None:
+    calls = [cdr(i * 10.0, calling_number=f"0063917551{i:04d}", called_number=f"3{i:09d}")
+             for i in range(12)]
+    result = run_offline([c for c in calls for _ in range(2)] + calls, P)
+    assert result.duplicates > 0
+    assert not [a for a in result.alerts if a.detector == "burst_range"]  # 12 < 20, not 36
+
+
+def test_a_redelivered_source_position_is_folded_once() -> None:
+    engine = Engine(P)
+    keyed = KeyedStates(engine.families, P.stream.baseline_ttl_s)
+    calls = [cdr(i * 2.0, calling_number=f"0063917551{i:04d}") for i in range(25)]
+    items = [i for pos, c in enumerate(calls) for f, _, i in engine.route(c, 3, pos).routed
+             if f == "burst_range"]
+    keyed.fold("burst_range", "+6391755", items[:15], items[14].ts)
+    # a crash before the commit: the first fifteen come again, then the rest
+    keyed.fold("burst_range", "+6391755", items, items[-1].ts)
+    state = keyed.states[("burst_range", "+6391755")]
+    assert keyed.stats["burst_range"].redelivered == 15
+    assert sum(w.n for w in state.windows.values()) == 25
+
+
+def test_five_overlapping_calls_in_reverse_order_are_five_at_once() -> None:
+    calls = [cdr(100.0 - i, calling_number="+393331234567", duration_s=300.0,
+                 ingress_trunk="NAT-TIM-1") for i in range(5)]
+    forward = run_offline(list(reversed(calls)), P).alerts
+    backward = run_offline(calls, P).alerts
+    assert [a.detector for a in forward if a.status == "open"] == ["spoof_velocity"]
+    assert settled(forward) == settled(backward)
+
+
+def test_newest_first_input_is_counted_as_late_never_silently() -> None:
+    calls = [cdr(i * 30.0, calling_number=f"0063917551{i % 10:04d}") for i in range(300)]
+    result = run_offline(list(reversed(calls)), P)
+    assert result.late > 0
+
+
+def test_a_silent_key_decays_in_closed_form_as_window_by_window() -> None:
+    fam = Engine(P).families["burst_ramp"]
+    for base, cusum in ((0.4, 0.0), (6.0, 0.0), (6.0, 40.0), (30.0, 7.5)):
+        stepped = Learned(base=base, cusum=cusum)
+        for _ in range(37):
+            fam.decay(stepped, 1)
+        closed = Learned(base=base, cusum=cusum)
+        fam.decay(closed, 37)
+        assert abs((closed.base or 0) - (stepped.base or 0)) < 1e-9
+        assert abs(closed.cusum - stepped.cusum) < 1e-9
+    assert abs(_shrink(5.0, 1.0, 0.9, 3) - 5.0 * 0.9 ** 3) < 1e-12
+    burst = Engine(P).families["burst_range"]
+    one, many = Learned(base=12.0), Learned(base=12.0)
+    for _ in range(50):
+        burst.decay(one, 1)
+    burst.decay(many, 50)
+    assert abs((one.base or 0) - (many.base or 0)) < 1e-9 and one.seen == many.seen == 50
+
+
+def test_keys_are_forgotten_once_idle_and_baselines_after_their_ttl() -> None:
+    ttl = 3600
+    engine = Engine(policy(stream={"baseline_ttl_s": ttl}))
+    keyed = KeyedStates(engine.families, ttl)
+    for i in range(200):  # 200 distinct foreign callers, one call each
+        event = cdr(i * 1.0, calling_number=f"+4479{i:08d}", called_number=f"3{i:09d}")
+        for family, key, item in engine.route(event, 0, i).routed:
+            keyed.fold(family, key, [item], item.ts)
+    assert any(f == "fanout_number" for f, _ in keyed.states)
+    t0 = T0.timestamp()
+    keyed.sweep(0, t0 + 2000)  # every window closed: what learns nothing is gone
+    assert {f for f, _ in keyed.states} == {"burst_range", "burst_country", "burst_ramp"}
+    keyed.sweep(0, t0 + 200 + ttl)  # silent past the baseline TTL
+    assert keyed.states == {}
+    dropped = [fk for fk, state, _ in keyed.drain() if state is None]
+    assert len(dropped) >= 200  # each forgotten key leaves a tombstone for the changelog
