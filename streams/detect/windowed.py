@@ -247,8 +247,8 @@ def fold(fam: Family, key: str, state: KeyState, items: list[Item], wm: float | 
         fam.add(win, item)
         if state.last_ts is None or item.ts > state.last_ts:
             state.last_ts = item.ts
-        if not win.fired:
-            _judge(fam, key, state, ws, win, bound, item.ts, out)
+        if not win.fired and (wm is not None or not fam.learns):  # no watermark: nothing
+            _judge(fam, key, state, ws, win, bound, item.ts, out)  # learned is final yet
     if wm is not None:
         advance(fam, key, state, wm, out)
     return out

@@ -130,3 +130,46 @@ def test_keys_are_forgotten_once_idle_and_baselines_after_their_ttl() -> None:
     assert keyed.states == {}
     dropped = [fk for fk, state, _ in keyed.drain() if state is None]
     assert len(dropped) >= 200  # each forgotten key leaves a tombstone for the changelog
+
+
+def test_partitions_read_at_uneven_speeds_give_the_offline_incidents() -> None:
+    """The worker's case in the pure core: four source partitions read in random batches,
+    the watermark unknown until each has been read, then the slowest one's event time."""
+    from pathlib import Path
+
+    from streams.policy import load_policy
+    from streams.replay import read_messages
+    from streams.settings import DEFAULT_POLICY
+
+    demo = Path(__file__).resolve().parents[2] / "streams" / "fixtures" / "demo.jsonl"
+    pol = load_policy(DEFAULT_POLICY)
+    events = [e for line in read_messages([demo]) for e in line.events]
+    expected = settled(run_offline(events, pol).alerts)
+    for seed in (2, 4):
+        rng = random.Random(seed)
+        parts: list[list] = [[] for _ in range(4)]
+        for pos, event in enumerate(events):
+            parts[rng.randrange(4)].append((pos, event))
+        engine = Engine(pol)
+        keyed = KeyedStates(engine.families, pol.stream.baseline_ttl_s)
+        marks: list[float | None] = [None] * 4
+        read = [0] * 4
+        alerts = []
+        while any(read[p] < len(parts[p]) for p in range(4)):
+            p = rng.choice([q for q in range(4) if read[q] < len(parts[q])])
+            batch = parts[p][read[p]:read[p] + rng.randrange(1, 300)]
+            read[p] += len(batch)
+            groups: dict[tuple[str, str], list] = {}
+            for pos, event in batch:
+                for family, key, item in engine.route(event, p, pos).routed:
+                    groups.setdefault((family, key), []).append(item)
+                marks[p] = max(marks[p] or 0.0, event.start_time.timestamp())
+            active = [marks[q] for q in range(4) if read[q] < len(parts[q])]
+            known = [m for m in marks if m is not None]
+            wm = (None if None in active else min(active) if active else min(known))
+            for (family, key), items in groups.items():
+                alerts += keyed.fold(family, key, items, wm)
+            if wm is not None:
+                alerts += keyed.sweep(0, wm)
+        alerts += keyed.end()
+        assert settled(alerts) == expected, seed
