@@ -172,7 +172,7 @@ async def take(msg: Any, value: bytes, bounds: TimeBounds, routed: list[Routed],
     decoded = decode_message(value, bounds)
     for b in decoded.bad:
         await reject(b, msg.topic, msg.partition, msg.offset)
-    last_ts = decoded.watermark
+    newest: float | None = None  # latest call in the message
     base = msg.offset << POSITION_BITS
     for i, cdr in enumerate(decoded.events):
         routing = engine.route(cdr, msg.partition, base + i)
@@ -185,10 +185,10 @@ async def take(msg: Any, value: bytes, bounds: TimeBounds, routed: list[Routed],
             metrics.withheld.inc()
         if not routing.call.trunk_known:
             unmapped_trunk(cdr.ingress_trunk)
-        last_ts = routing.call.ts if last_ts is None else max(last_ts, routing.call.ts)
-    if decoded.events:
-        metrics.event_lag.set(time.time() - max(e.start_time.timestamp()
-                                                for e in decoded.events[-1:]))
+        newest = routing.call.ts if newest is None else max(newest, routing.call.ts)
+    if newest is not None:
+        metrics.event_lag.set(time.time() - newest)
+    last_ts = max((t for t in (newest, decoded.watermark) if t is not None), default=None)
     before = progress.get(msg.partition, (0, None))[1]
     if before is not None and (last_ts is None or before > last_ts):
         last_ts = before

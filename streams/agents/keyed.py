@@ -115,7 +115,7 @@ def count(stats: dict[str, FoldStats]) -> None:
             _counted[family] = now
 
 
-def observe_country(alerts: list[Alert], groups: Any) -> None:
+def observe_country(groups: Any) -> None:
     for family, key in groups:
         if family != "burst_country":
             continue
@@ -145,7 +145,7 @@ async def handle(partition: int, value: bytes) -> None:
     await publish(alerts)
     await persist()
     count(states.stats)
-    observe_country(alerts, groups)
+    observe_country(groups)
 
 
 @app.agent(keyed_topic)
