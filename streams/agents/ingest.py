@@ -30,7 +30,7 @@ from streams.app import (
 from streams.detect.engine import Routed
 from streams.events import BadRecord, DeadLetter, TimeBounds, decode_message
 from streams.metrics import reject_reason
-from streams.watermarks import SourceMarks
+from streams.watermarks import Mark, SourceMarks
 
 log = logging.getLogger(__name__)
 # A dead letter keeps at most this much of the original, so that it always fits a message.
@@ -128,12 +128,18 @@ def current_marks() -> dict[int, tuple[float | None, bool]]:
 Progress = dict[int, tuple[int, float | None]]
 # One shipment at a time: a batch's marks must never reach a keyed partition before its items.
 _shipping = asyncio.Lock()
+# The marks last sent to every keyed partition; None: send them again (a keyed partition
+# may have a new owner, whose watermark starts from nothing).
+_sent: dict[int, Mark] | None = None
 
 
 async def ship(routed: list[Routed], progress: Progress | None = None) -> None:
     """Send a batch's keyed items with the marks it moved on. The batch's progress enters
     the marks only here, under the lock: a heartbeat in between cannot announce event time
-    whose calls are not yet on the keyed topic."""
+    whose calls are not yet on the keyed topic. With nothing to route (the timer), marks
+    are sent only when they changed since the last send or a rebalance: an idle worker
+    writes nothing, so its keyed lag settles at 0."""
+    global _sent
     async with _shipping:
         now = time.monotonic()
         for p, (offset, ts) in (progress or {}).items():
@@ -143,6 +149,9 @@ async def ship(routed: list[Routed], progress: Progress | None = None) -> None:
             else:
                 marks.saw(p, ts, now)
         found = current_marks()
+        if not routed and progress is None and found == _sent:
+            return
+        _sent = found
         sources = partitions(events_topic.get_topic_name())
         for partition, value in pack(routed, partitions(keyed_topic.get_topic_name()), found,
                                      sources):
@@ -246,3 +255,9 @@ async def send_marks() -> None:
     except Exception as exc:
         metrics.internal_errors.labels(where="timer").inc()
         log.warning("marks not sent: %s", type(exc).__name__)
+
+
+@app.on_partitions_assigned.connect
+async def _resend_marks(app_: Any, assigned: set[Any], **_: Any) -> None:
+    global _sent
+    _sent = None
