@@ -4,7 +4,8 @@ a keyed partition may close windows at.
 Pure bookkeeping, no Kafka: the ingest agent feeds `SourceMarks` and ships its marks with
 every keyed message; the keyed agent merges them in a `Watermark` per keyed partition.
 Marks are per events partition, not per process, so a rebalance that moves a partition to
-another worker changes nothing: its new reader continues the same mark.
+another worker keeps its event time: its new reader continues the same mark (only the claim
+that the partition is idle is its reader's own, and ends with its group generation).
 """
 
 from __future__ import annotations
@@ -52,22 +53,36 @@ class Watermark:
     partition that is not idle has no event time yet; never moves back. When every partition
     is idle (a pause between file drops), it is the slowest mark: an idle partition stops
     holding the watermark back, it never pushes it past what another has delivered.
+
+    "Idle" is a reader's claim about what is still to come, so it holds only for the
+    consumer-group generation that made it: after a rebalance a partition's new reader may
+    have a backlog, and an idle mark its old reader sent (even one read late, behind the new
+    generation's messages) holds the watermark back until the new generation reports.
     """
 
     sources: int = 0
     marks: dict[int, Mark] = field(default_factory=dict)
     value: float | None = None
+    generation: int = -1  # the newest consumer-group generation heard from
+    generations: dict[int, int] = field(default_factory=dict)  # partition -> its mark's
 
-    def update(self, marks: dict[int, Mark], sources: int) -> float | None:
+    def update(self, marks: dict[int, Mark], sources: int, generation: int = 0) -> float | None:
         self.sources = max(self.sources, sources)
+        self.generation = max(self.generation, generation)
         for p, (ts, idle) in marks.items():
-            old = self.marks.get(p, (None, False))[0]
+            old, old_idle = self.marks.get(p, (None, False))
             if old is not None and (ts is None or ts < old):
                 ts = old
+            if generation < self.generations.get(p, -1):
+                idle = old_idle  # a newer reader has reported: its word stands
+            else:
+                self.generations[p] = generation
             self.marks[p] = (ts, idle)
         if any(p not in self.marks for p in range(self.sources)):
             return self.value
-        active = [ts for ts, idle in self.marks.values() if not idle]
+        current = self.generation
+        active = [ts for p, (ts, idle) in self.marks.items()
+                  if not idle or self.generations[p] < current]
         if not active:  # all read to their end: each delivered everything up to its mark
             active = [ts for ts, _ in self.marks.values() if ts is not None]
         if not active or any(ts is None for ts in active):

@@ -154,7 +154,7 @@ async def ship(routed: list[Routed], progress: Progress | None = None) -> None:
         _sent = found
         sources = partitions(events_topic.get_topic_name())
         for partition, value in pack(routed, partitions(keyed_topic.get_topic_name()), found,
-                                     sources):
+                                     sources, generation=app.consumer_generation_id):
             await send_retrying("keyed message", lambda p=partition, v=value: keyed_topic.send(
                 value=v, partition=p))
 

@@ -1,9 +1,10 @@
 """Keyed messages: a batch's items grouped by key, a few messages per keyed partition, with
 the marks of the events partitions they came from.
 
-A message is `{"m": [[partition, time, idle], ...], "n": events partitions, "g": [[family,
-key, [row, ...]], ...]}`, at most `max_bytes` long: each key's name crosses the topic once
-per batch, and its rows keep their order across messages.
+A message is `{"m": [[partition, time, idle], ...], "n": events partitions, "e": the
+sender's consumer-group generation, "g": [[family, key, [row, ...]], ...]}`, at most
+`max_bytes` long: each key's name crosses the topic once per batch, and its rows keep their
+order across messages.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def partition_of(family: str, key: str, partitions: int) -> int:
 
 
 def pack(routed: list[Routed], partitions: int, marks: dict[int, Mark], sources: int,
-         max_bytes: int = MAX_BYTES) -> list[tuple[int, bytes]]:
+         max_bytes: int = MAX_BYTES, generation: int = 0) -> list[tuple[int, bytes]]:
     """(partition, message) pairs; every keyed partition gets at least one, so each learns
     how far event time has come even when this batch has nothing for it."""
     keyed: dict[tuple[str, str], list[Item]] = defaultdict(list)
@@ -48,7 +49,7 @@ def pack(routed: list[Routed], partitions: int, marks: dict[int, Mark], sources:
             size += len(row) + 1
         parts[p].append(head + b",".join(chunk) + b"]]")
     prefix = b'{"m":' + orjson.dumps([[p, ts, idle] for p, (ts, idle) in marks.items()]) + (
-        b',"n":%d,"g":[' % sources)
+        b',"n":%d,"e":%d,"g":[' % (sources, generation))
     out = []
     for p in range(partitions):
         groups = parts.get(p, [])
@@ -64,8 +65,9 @@ def pack(routed: list[Routed], partitions: int, marks: dict[int, Mark], sources:
     return out
 
 
-def unpack(value: bytes) -> tuple[dict[int, Mark], int, dict[tuple[str, str], list[Item]]]:
-    """(marks, events partitions, items per (family, key) in the order they were routed)."""
+def unpack(value: bytes) -> tuple[dict[int, Mark], int, dict[tuple[str, str], list[Item]], int]:
+    """(marks, events partitions, items per (family, key) in the order they were routed,
+    the sender's generation)."""
     doc = orjson.loads(value)
     marks = {p: (ts, idle) for p, ts, idle in doc["m"]}
     out: dict[tuple[str, str], list[Item]] = {}
@@ -73,4 +75,4 @@ def unpack(value: bytes) -> tuple[dict[int, Mark], int, dict[tuple[str, str], li
     for family, key, rows in doc["g"]:
         its = out.setdefault((family, key), [])
         its.extend(map(make, rows))
-    return marks, doc["n"], out
+    return marks, doc["n"], out, doc.get("e", 0)

@@ -127,10 +127,6 @@ def test_sigkill_and_restart_mid_stream(make_worker, tmp_path: Path) -> None:
     assert metric(second, "cdrwatch_events_valid_total") > len(LINES) - half
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "open defect: in about 1 run of 4 a key whose keyed partition moves during the rebalance "
-    "is adopted from a changelog copy Faust has not finished restoring, and loses the counts "
-    "of its open windows (measured 2026-12-01; see README, Guarantees)"))
 def test_a_second_worker_joins_and_the_first_leaves_mid_stream(make_worker,
                                                                 tmp_path: Path) -> None:
     first = make_worker(partitions=4)

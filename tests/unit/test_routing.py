@@ -27,8 +27,8 @@ def test_large_batches_are_split_by_bytes_and_each_key_keeps_its_order() -> None
     assert len(messages) > 5 and all(len(v) <= 8000 for _, v in messages)
     seen: dict[tuple[str, str], list[str]] = {}
     for _, value in messages:
-        marks, sources, groups = unpack(value)
-        assert (marks, sources) == (MARKS, 2)
+        marks, sources, groups, generation = unpack(value)
+        assert (marks, sources, generation) == (MARKS, 2, 0)
         for key, its in groups.items():
             seen.setdefault(key, []).extend(i.record_id[:4].rstrip("x") for i in its)
     assert seen[("burst_range", "+639170")] == [f"r{i}" for i in range(0, 300, 3)]

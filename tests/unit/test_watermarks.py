@@ -47,3 +47,20 @@ def test_when_every_partition_is_idle_the_slowest_mark_holds() -> None:
     assert wm.update({0: (100.0, False), 1: (None, False)}, sources=2) is None
     # both read to their end (partition 1 never had a call): the marks are all there is
     assert wm.update({0: (100.0, True), 1: (None, True)}, sources=2) == 100.0
+
+
+def test_an_idle_mark_holds_only_for_the_generation_that_made_it() -> None:
+    """Worker A read partitions 0..3 to their end and called them idle; a rebalance gave 0
+    and 1 to worker B, which has a backlog on them. A's later messages report 2 and 3 only:
+    A's old idle flags for 0 and 1 must not let the watermark run past B's backlog."""
+    wm = Watermark()
+    idle_a = {p: (100.0, True) for p in range(4)}
+    assert wm.update(idle_a, sources=4, generation=1) == 100.0
+    # generation 2: A reads 2 and 3 far ahead; 0 and 1 still stand at 100 until B reports
+    assert wm.update({2: (900.0, False), 3: (950.0, False)}, 4, generation=2) == 100.0
+    assert wm.update({0: (400.0, False), 1: (None, False)}, 4, generation=2) == 100.0
+    # an old message of A's, read late, must not make 0 and 1 idle again
+    assert wm.update(idle_a, sources=4, generation=1) == 100.0
+    assert wm.update({0: (450.0, False), 1: (500.0, False)}, 4, generation=2) == 450.0
+    # B caught up and silent: now its own idle word lets the watermark go on
+    assert wm.update({0: (450.0, True), 1: (500.0, True)}, 4, generation=2) == 900.0
