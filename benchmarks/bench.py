@@ -375,24 +375,48 @@ class Latency:
     probes: int
     answered: int
     peak_rss_mb: float
+    window_p50_ms: float  # a windowed burst: its crossing call's produce to its `open` alert
+    window_p99_ms: float
+    window_probes: int
+    window_answered: int
 
 
-def probe_record(rid: str, number: str) -> bytes:
-    """A protected-number spoof call: +39400... presented on an international trunk, now."""
-    now = datetime.now(tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def _now() -> str:
+    return datetime.now(tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def probe_record(rid: str, number: str, callee: str = "+393331234567") -> bytes:
+    """A call presented on an international trunk, now: from +39400... a protected-number
+    spoof; from a foreign mobile range, one call of a burst."""
     return orjson.dumps({
-        "record_id": rid, "start_time": now, "duration_s": 0.0, "answered": False,
-        "calling_number": number, "called_number": "+393331234567",
-        "ingress_trunk": "INTL-BICS-1",
+        "record_id": rid, "start_time": _now(), "duration_s": 0.0, "answered": False,
+        "calling_number": number, "called_number": callee, "ingress_trunk": "INTL-BICS-1",
     })
 
 
-async def latency_session(bootstrap: str, names: dict[str, str], load: list[bytes],
+def restamped(record: dict[str, Any]) -> bytes:
+    """A background record dated now, so that it is live traffic for every window (a
+    recorded day's own dates would sit weeks behind the probes' watermark, late)."""
+    out = {k: v for k, v in record.items() if k not in ("answer_time", "end_time")}
+    out["start_time"] = _now()
+    return orjson.dumps(out)
+
+
+# Calls of one window probe: the policy's [bursts] min_count, the fewest that can open a
+# `burst_range` incident for a range never seen before.
+WINDOW_CALLS = 20
+
+
+async def latency_session(bootstrap: str, names: dict[str, str], load: list[dict[str, Any]],
                           load_rate: float, probes: int, interval_s: float,
-                          partitions: int) -> tuple[list[float], int]:
-    """Probes every interval_s among `load_rate` background CDRs/s; produce-to-alert times."""
+                          partitions: int, window_probes: int
+                          ) -> tuple[list[float], list[float]]:
+    """Probes every interval_s among `load_rate` background CDRs/s; produce-to-alert times
+    of per-call spoof probes, then of windowed bursts (each from a range of its own)."""
     sent: dict[str, float] = {}
     got: dict[str, float] = {}
+    wsent: dict[str, float] = {}  # burst range -> produce time of its crossing call
+    wgot: dict[str, float] = {}
     alerts = AIOKafkaConsumer(bootstrap_servers=bootstrap, fetch_max_wait_ms=5,
                               auto_offset_reset="earliest", enable_auto_commit=False)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
@@ -410,7 +434,12 @@ async def latency_session(bootstrap: str, names: dict[str, str], load: list[byte
             for records in batch.values():
                 for record in records:
                     alert = orjson.loads(record.value)
-                    if alert.get("detector") != "spoof_protected" or alert["status"] != "open":
+                    if alert.get("status") != "open":
+                        continue
+                    key = alert.get("key")
+                    if alert.get("detector") == "burst_range" and key in wsent:
+                        wgot.setdefault(key, now - wsent[key])
+                    if alert.get("detector") != "spoof_protected":
                         continue
                     for rid in alert["record_ids"]:
                         if rid in sent and rid not in got:
@@ -423,7 +452,8 @@ async def latency_session(bootstrap: str, names: dict[str, str], load: list[byte
         while not stop.is_set():
             owed += per_tick
             while owed >= 1:
-                await bulk.send(names["events"], load[i % len(load)], partition=i % partitions)
+                await bulk.send(names["events"], restamped(load[i % len(load)]),
+                                partition=i % partitions)
                 i += 1
                 owed -= 1
             await asyncio.sleep(tick)
@@ -456,6 +486,18 @@ async def latency_session(bootstrap: str, names: dict[str, str], load: list[byte
         deadline = time.monotonic() + 30
         while len(got) < probes and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
+        for k in range(window_probes):
+            key = f"+63917{k:02d}"  # a Globe mobile block: valid callers, one range each
+            for j in range(WINDOW_CALLS):
+                value = probe_record(f"burst-{k}-{j}", f"{key}{j:05d}", f"+39333{k:02d}{j:05d}")
+                if j == WINDOW_CALLS - 1:
+                    await asyncio.sleep(0.1)  # the crossing call alone, its batch its own
+                    wsent[key] = time.perf_counter()
+                await producer.send(names["events"], value, partition=k % partitions)
+            await asyncio.sleep(interval_s * 4)
+        deadline = time.monotonic() + 30
+        while len(wgot) < window_probes and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
     finally:
         stop.set()
         for task in (reader, loader):
@@ -464,7 +506,7 @@ async def latency_session(bootstrap: str, names: dict[str, str], load: list[byte
         await alerts.stop()
         await producer.stop()
         await bulk.stop()
-    return sorted(v * 1000 for v in got.values()), probes
+    return sorted(v * 1000 for v in got.values()), sorted(v * 1000 for v in wgot.values())
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -474,8 +516,8 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[idx]
 
 
-def latency_run(load: list[bytes], workdir: Path, partitions: int, load_rate: float,
-                probes: int, interval_s: float) -> Latency:
+def latency_run(load: list[dict[str, Any]], workdir: Path, partitions: int, load_rate: float,
+                probes: int, interval_s: float, window_probes: int) -> Latency:
     with EmbeddedBroker(log_path=workdir / "tansu-latency.log") as broker:
         tag = uuid.uuid4().hex[:8]
         names = run_names(f"events-lat-{tag}", tag)
@@ -485,16 +527,46 @@ def latency_run(load: list[bytes], workdir: Path, partitions: int, load_rate: fl
                     workdir / f"worker-lat-{tag}.log")
         try:
             proc.start()
-            lat, n = run(latency_session(broker.bootstrap, names, load, load_rate, probes,
-                                         interval_s, partitions))
+            lat, win = run(latency_session(broker.bootstrap, names, load, load_rate, probes,
+                                           interval_s, partitions, window_probes))
             rss = proc.peak_rss_mb()
         finally:
             proc.stop()
     return Latency(percentile(lat, 0.5), percentile(lat, 0.99), lat[-1] if lat else 0.0,
-                   n, len(lat), rss)
+                   probes, len(lat), rss, percentile(win, 0.5), percentile(win, 0.99),
+                   window_probes, len(win))
 
 
 # ---------------------------------------------------------------------------- offline
+
+
+def hot_day(records: list[dict[str, Any]], hot: int, seed: int) -> list[dict[str, Any]]:
+    """The same day with `hot` of its calls (spread over it) placed from one foreign range:
+    the campaign day, where each call lands on the one busiest key of every family."""
+    import random
+
+    rng = random.Random(seed)
+    every = max(1, len(records) // hot)
+    out = []
+    for i, record in enumerate(records):
+        if i % every == 0 and i // every < hot:
+            record = {**record, "calling_number": f"+6391755{rng.randrange(10**5):05d}",
+                      "ingress_trunk": "INTL-BICS-1"}
+            record.pop("ingress_kind", None)
+        out.append(record)
+    return out
+
+
+def orjson_lines(path: Path) -> float:
+    """Lines/s of reading the file and orjson-decoding each line: the offline ceiling."""
+    started = time.perf_counter()
+    n = 0
+    with path.open("rb") as fh:
+        for line in fh:
+            if line.strip():
+                orjson.loads(line)
+                n += 1
+    return n / (time.perf_counter() - started)
 
 
 def offline_run(path: Path) -> float:
@@ -636,6 +708,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="background CDRs/s during the latency probe")
     p.add_argument("--probes", type=int, default=200, help="latency probes per run")
     p.add_argument("--probe-interval-ms", type=float, default=50.0)
+    p.add_argument("--window-probes", type=int, default=30,
+                   help=f"windowed-burst latency probes per run ({WINDOW_CALLS} calls each)")
+    p.add_argument("--hot", type=int, default=150_000,
+                   help="calls from one range on the offline campaign day (at most half)")
     p.add_argument("--only", default="abcdlom",
                    help="scenarios to run: a b c d, l(atency), o(ffline), m(andatory costs)")
     p.add_argument("--py-spy", type=Path, help="directory: py-spy raw profiles of c/d workers")
@@ -665,6 +741,8 @@ def main(argv: list[str] | None = None) -> int:
     ]}
     latencies: list[Latency] = []
     offline: list[float] = []
+    offline_hot: list[float] = []
+    lines_per_s: list[float] = []
 
     def prof(name: str, i: int) -> Path | None:
         return args.py_spy / f"{name}-{i}.txt" if args.py_spy else None
@@ -694,26 +772,39 @@ def main(argv: list[str] | None = None) -> int:
             repeat(sc["d"], args.runs, lambda i: worker_run(
                 broker, topic, n, workdir, parts, timeout, prof("d", i)))
     if "l" in args.only:
-        load = values[: min(len(values), 200_000)]
+        load = records[: min(len(records), 200_000)]
         for i in range(args.runs):
             lat = guarded(f"latency run {i + 1}", lambda: latency_run(
-                load, workdir, parts, args.load_rate, args.probes, args.probe_interval_ms / 1000))
+                load, workdir, parts, args.load_rate, args.probes, args.probe_interval_ms / 1000,
+                args.window_probes))
             if lat is None:
                 continue
             latencies.append(lat)
             log(f"latency run {i + 1}: p50 {lat.p50_ms:.1f} ms, p99 {lat.p99_ms:.1f} ms, "
-                f"max {lat.max_ms:.1f} ms ({lat.answered}/{lat.probes} probes answered, "
-                f"peak RSS {lat.peak_rss_mb:,.0f} MB)")
+                f"max {lat.max_ms:.1f} ms ({lat.answered}/{lat.probes} probes answered); "
+                f"window p50 {lat.window_p50_ms:.1f} ms, p99 {lat.window_p99_ms:.1f} ms "
+                f"({lat.window_answered}/{lat.window_probes}); "
+                f"peak RSS {lat.peak_rss_mb:,.0f} MB")
     if "o" in args.only:
         path = workdir / "records.jsonl"
         path.write_bytes(b"\n".join(values) + b"\n")
+        hot_path = workdir / "hot.jsonl"
+        hot = min(args.hot, n // 2)
+        hot_path.write_bytes(b"\n".join(orjson.dumps(r) for r in hot_day(
+            records, hot, args.seed)) + b"\n")
         for i in range(args.runs):
+            lines_per_s.append(orjson_lines(path))
             rate = guarded(f"offline run {i + 1}", lambda: offline_run(path))
-            if rate is None:
+            hot_rate = guarded(f"offline hot run {i + 1}", lambda: offline_run(hot_path))
+            if rate is None or hot_rate is None:
                 continue
             offline.append(rate)
-            log(f"offline detect run {i + 1}: {offline[-1]:,.0f} events/s")
+            offline_hot.append(hot_rate)
+            log(f"offline detect run {i + 1}: {rate:,.0f} events/s; campaign day ({hot:,} "
+                f"calls from one range) {hot_rate:,.0f} events/s; orjson lines "
+                f"{lines_per_s[-1]:,.0f}/s")
         path.unlink()
+        hot_path.unlink()
 
     costs: list[Mandatory] = []
     if "m" in args.only:
@@ -747,16 +838,30 @@ def main(argv: list[str] | None = None) -> int:
         "worker_drain_events_per_s": sc["c"].median("drain_events_per_s"),
         "batched_worker_events_per_s": med["d"],
         "batched_worker_drain_events_per_s": sc["d"].median("drain_events_per_s"),
-        "ratio": ratio(med["c"], med["b"]),
-        "batched_ratio": ratio(med["d"], med["a"]),
+        # ratios from the drained figures: a worker has only done its work once every
+        # keyed item is folded and its alerts published
+        "ratio": ratio(sc["c"].median("drain_events_per_s"), med["b"]),
+        "batched_ratio": ratio(sc["d"].median("drain_events_per_s"), med["a_batched"]),
         "p50_latency_ms": statistics.median(x.p50_ms for x in latencies) if latencies else None,
         "p99_latency_ms": statistics.median(x.p99_ms for x in latencies) if latencies else None,
         "latency_probes_answered": [f"{x.answered}/{x.probes}" for x in latencies],
+        "p50_window_latency_ms": (statistics.median(x.window_p50_ms for x in latencies)
+                                  if latencies else None),
+        "p99_window_latency_ms": (statistics.median(x.window_p99_ms for x in latencies)
+                                  if latencies else None),
+        "window_probes_answered": [f"{x.window_answered}/{x.window_probes}"
+                                   for x in latencies],
         "latency_load_events_per_s": args.load_rate,
         "peak_rss_mb": max(worker_rss) if worker_rss else None,
         "peak_rss_mb_single": sc["c"].median("peak_rss_mb"),
         "peak_rss_mb_batched": sc["d"].median("peak_rss_mb"),
         "offline_events_per_s": statistics.median(offline) if offline else None,
+        "offline_orjson_lines_per_s": statistics.median(lines_per_s) if lines_per_s else None,
+        "offline_ratio": ratio(statistics.median(offline) if offline else None,
+                               statistics.median(lines_per_s) if lines_per_s else None),
+        "offline_hot_events_per_s": statistics.median(offline_hot) if offline_hot else None,
+        "offline_hot_ratio": ratio(statistics.median(offline_hot) if offline_hot else None,
+                                   statistics.median(offline) if offline else None),
         "mandatory_us_per_record": asdict(cost_med) if cost_med else None,
         "ratio_bound": bound_c,
         "batched_ratio_bound": bound_d,
@@ -780,9 +885,17 @@ def main(argv: list[str] | None = None) -> int:
               f"{fmt(s.median('peak_rss_mb') or None):>12}")
     if offline:
         print(f"{'o offline `cdrwatch detect`':<46} {fmt(result['offline_events_per_s']):>11}")
+        print(f"{'o campaign day, one hot range':<46} "
+              f"{fmt(result['offline_hot_events_per_s']):>11}")
+        print(f"{'o orjson, line by line (ceiling)':<46} "
+              f"{fmt(result['offline_orjson_lines_per_s']):>11}")
     print()
     print(f"ratio c/b (worker / Faust floor)        {fmt(result['ratio'], '.3f')}")
     print(f"batched_ratio d/a (batched / ceiling)   {fmt(result['batched_ratio'], '.3f')}")
+    if offline:
+        print(f"offline / orjson lines                  {fmt(result['offline_ratio'], '.3f')}")
+        print(f"campaign day / mixed day (offline)      "
+              f"{fmt(result['offline_hot_ratio'], '.3f')}")
     if cost_med:
         print(f"mandatory per record: validation {cost_med.validate_us:.1f} us "
               f"({cost_med.validate_batched_us:.1f} us in arrays), caller classification "
@@ -792,7 +905,10 @@ def main(argv: list[str] | None = None) -> int:
     if latencies:
         print(f"produce-to-alert latency at {args.load_rate:,.0f} CDRs/s background: "
               f"p50 {result['p50_latency_ms']:.1f} ms, p99 {result['p99_latency_ms']:.1f} ms "
-              f"(probes answered {', '.join(result['latency_probes_answered'])})")
+              f"(probes answered {', '.join(result['latency_probes_answered'])}); windowed "
+              f"burst p50 {result['p50_window_latency_ms']:.1f} ms, p99 "
+              f"{result['p99_window_latency_ms']:.1f} ms "
+              f"({', '.join(result['window_probes_answered'])})")
     print(f"worker peak RSS (VmHWM, max of runs)    {fmt(result['peak_rss_mb'], ',.0f')} MB")
     print(json.dumps(result))
     return 0
