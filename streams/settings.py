@@ -29,7 +29,7 @@ class Settings(BaseSettings):
     log_level: str = "info"
     log_json: bool = False
     batch_size: int = Field(500, ge=1, description="max messages per take() batch")
-    batch_within_s: float = Field(0.05, gt=0, description="max wait to fill a batch")
+    batch_within_s: float = Field(0.02, gt=0, description="max wait to fill a batch")
     idle_flush_s: float = Field(
         30.0, gt=0, description="wall-clock silence after which an events partition read to its "
         "end stops holding the watermark back (it never closes a window by itself)"
@@ -37,9 +37,9 @@ class Settings(BaseSettings):
     flush_interval_s: float = Field(
         5.0, gt=0, description="how often event-time marks are sent while no events come")
     rebalance_timeout_s: int = Field(10, ge=1)
-    producer_linger_ms: int = Field(20, ge=0)
+    producer_linger_ms: int = Field(5, ge=0)
     fetch_max_wait_ms: int = Field(
-        100, ge=0, le=1500,
+        20, ge=0, le=1500,
         description="longest a fetch waits for data: bounds the latency each topic hop adds",
     )
     data_dir: Path = Path("/tmp/cdrwatch-data")
