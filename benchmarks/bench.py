@@ -190,13 +190,19 @@ def run_names(events: str, tag: str) -> dict[str, str]:
             "keyed": f"keyed-{tag}"}
 
 
+def metrics_text(port: int, timeout_s: float = 2.0) -> bytes:
+    """The worker's /metrics exposition; empty while it cannot be read."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics",
+                                    timeout=timeout_s) as resp:
+            return resp.read()
+    except OSError:
+        return b""
+
+
 def scrape(port: int) -> tuple[float, float]:
     """(events, messages) consumed so far, from the worker's /metrics."""
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as resp:
-            body = resp.read()
-    except OSError:
-        return 0.0, 0.0
+    body = metrics_text(port)
     ev, msg = EVENTS_METRIC.search(body), MESSAGES_METRIC.search(body)
     return (float(ev.group(1)) if ev else 0.0), (float(msg.group(1)) if msg else 0.0)
 

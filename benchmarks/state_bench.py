@@ -19,7 +19,6 @@ import re
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -37,6 +36,7 @@ from bench import (  # noqa: E402  (a script beside bench.py, sharing its helper
     fresh_broker,
     keyed_drained,
     log,
+    metrics_text,
     preproduce,
     proc_status,
     run,
@@ -71,11 +71,8 @@ def records(n: int, span_s: float, seed: int) -> list[bytes]:
 
 
 def scrape(port: int) -> tuple[float, float]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
-            body = resp.read()
-    except OSError:
-        return 0.0, 0.0
+    """(durable keys held, events consumed), from the worker's /metrics."""
+    body = metrics_text(port, timeout_s=5.0)
     keys, events = KEYS_METRIC.search(body), EVENTS_METRIC.search(body)
     return (float(keys.group(1)) if keys else 0.0), (float(events.group(1)) if events else 0.0)
 
