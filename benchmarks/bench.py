@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import os
 import platform
 import re
@@ -31,7 +32,7 @@ import tempfile
 import time
 import urllib.request
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from importlib import metadata
@@ -411,6 +412,7 @@ def restamped(record: dict[str, Any]) -> bytes:
 # Calls of one window probe: the policy's [bursts] min_count, the fewest that can open a
 # `burst_range` incident for a range never seen before.
 WINDOW_CALLS = 20
+WINDOW_WAIT_S = 180.0
 
 
 async def latency_session(bootstrap: str, names: dict[str, str], load: list[dict[str, Any]],
@@ -501,7 +503,10 @@ async def latency_session(bootstrap: str, names: dict[str, str], load: list[dict
                     wsent[key] = time.perf_counter()
                 await producer.send(names["events"], value, partition=k % partitions)
             await asyncio.sleep(interval_s * 4)
-        deadline = time.monotonic() + 30
+        # A chaining incident opens once the slot before its first window is final: up to
+        # the allowed lateness (120 s) after that window starts. Wait that out, so a slow
+        # open is measured, not dropped.
+        deadline = time.monotonic() + WINDOW_WAIT_S
         while len(wgot) < window_probes and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
     finally:
@@ -513,6 +518,12 @@ async def latency_session(bootstrap: str, names: dict[str, str], load: list[dict
         await producer.stop()
         await bulk.stop()
     return sorted(v * 1000 for v in got.values()), sorted(v * 1000 for v in wgot.values())
+
+
+def median_of(values: Iterable[float]) -> float | None:
+    """Median of the runs that measured something (a run with no answer gives NaN)."""
+    kept = [v for v in values if not math.isnan(v)]
+    return statistics.median(kept) if kept else None
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -851,10 +862,8 @@ def main(argv: list[str] | None = None) -> int:
         "p50_latency_ms": statistics.median(x.p50_ms for x in latencies) if latencies else None,
         "p99_latency_ms": statistics.median(x.p99_ms for x in latencies) if latencies else None,
         "latency_probes_answered": [f"{x.answered}/{x.probes}" for x in latencies],
-        "p50_window_latency_ms": (statistics.median(x.window_p50_ms for x in latencies)
-                                  if latencies else None),
-        "p99_window_latency_ms": (statistics.median(x.window_p99_ms for x in latencies)
-                                  if latencies else None),
+        "p50_window_latency_ms": median_of(x.window_p50_ms for x in latencies),
+        "p99_window_latency_ms": median_of(x.window_p99_ms for x in latencies),
         "window_probes_answered": [f"{x.window_answered}/{x.window_probes}"
                                    for x in latencies],
         "latency_load_events_per_s": args.load_rate,
@@ -912,8 +921,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"produce-to-alert latency at {args.load_rate:,.0f} CDRs/s background: "
               f"p50 {result['p50_latency_ms']:.1f} ms, p99 {result['p99_latency_ms']:.1f} ms "
               f"(probes answered {', '.join(result['latency_probes_answered'])}); windowed "
-              f"burst p50 {result['p50_window_latency_ms']:.1f} ms, p99 "
-              f"{result['p99_window_latency_ms']:.1f} ms "
+              f"burst p50 {fmt(result['p50_window_latency_ms'], '.1f')} ms, p99 "
+              f"{fmt(result['p99_window_latency_ms'], '.1f')} ms "
               f"({', '.join(result['window_probes_answered'])})")
     print(f"worker peak RSS (VmHWM, max of runs)    {fmt(result['peak_rss_mb'], ',.0f')} MB")
     print(json.dumps(result))
