@@ -104,7 +104,7 @@ def fetched(tp: TP) -> tuple[int | None, float]:
         return None, float("inf")
 
 
-def current_marks() -> dict[int, tuple[float | None, bool]]:
+def current_marks() -> dict[int, Mark]:
     name = events_topic.get_topic_name()
     consumer = app.consumer
     assigned = {tp.partition for tp in (consumer.assignment() if consumer else ())
@@ -126,6 +126,14 @@ def current_marks() -> dict[int, tuple[float | None, bool]]:
 # Read progress of a batch: events partition -> (offset of its last message, latest event
 # time or watermark read in it, or None)
 Progress = dict[int, tuple[int, float | None]]
+def moved(progress: Progress, partition: int, offset: int, *times: float | None) -> None:
+    """Note a message read: its offset, and the latest event time the batch has seen on its
+    partition (a message without one keeps what earlier messages brought)."""
+    before = progress.get(partition, (0, None))[1]
+    latest = max((t for t in (before, *times) if t is not None), default=None)
+    progress[partition] = (offset, latest)
+
+
 # One shipment at a time: a batch's marks must never reach a keyed partition before its items.
 _shipping = asyncio.Lock()
 # The marks last sent to every keyed partition; None: send them again (a keyed partition
@@ -197,11 +205,7 @@ async def take(msg: Any, value: bytes, bounds: TimeBounds, routed: list[Routed],
         newest = routing.call.ts if newest is None else max(newest, routing.call.ts)
     if newest is not None:
         metrics.event_lag.set(time.time() - newest)
-    last_ts = max((t for t in (newest, decoded.watermark) if t is not None), default=None)
-    before = progress.get(msg.partition, (0, None))[1]
-    if before is not None and (last_ts is None or before > last_ts):
-        last_ts = before
-    progress[msg.partition] = (msg.offset, last_ts)
+    moved(progress, msg.partition, msg.offset, newest, decoded.watermark)
     metrics.valid.inc(len(decoded.events))
     return len(decoded.events) + len(decoded.bad)
 
@@ -227,8 +231,7 @@ async def ingest(stream):  # type: ignore[no-untyped-def]
                             msg.offset, type(exc).__name__)
                 await reject(BadRecord(f"internal: {type(exc).__name__}: {exc}",
                                        event.value or b""), msg.topic, msg.partition, msg.offset)
-                before = progress.get(msg.partition, (0, None))[1]
-                progress[msg.partition] = (msg.offset, before)
+                moved(progress, msg.partition, msg.offset)
         await ship(routed, progress)
         elapsed = time.perf_counter() - started
         metrics.messages.inc(len(batch))

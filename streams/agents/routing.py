@@ -36,18 +36,13 @@ def pack(routed: list[Routed], partitions: int, marks: dict[int, Mark], sources:
         keyed[(family, key)].append(item)
     parts: dict[int, list[bytes]] = defaultdict(list)
     for (family, key), items in keyed.items():
-        p = partition_of(family, key, partitions)
-        rows = [orjson.dumps(list(i)) for i in items]
-        head = orjson.dumps([family, key])[:-1] + b",["
-        chunk: list[bytes] = []
-        size = len(head)
-        for row in rows:
-            if chunk and size + len(row) + 1 > max_bytes // 2:
-                parts[p].append(head + b",".join(chunk) + b"]]")
-                chunk, size = [], len(head)
-            chunk.append(row)
-            size += len(row) + 1
-        parts[p].append(head + b",".join(chunk) + b"]]")
+        head = orjson.dumps([family, key])[:-1] + b","
+        body = orjson.dumps([list(i) for i in items])  # one call for the usual small group
+        target = partition_of(family, key, partitions)
+        if len(head) + len(body) + 1 <= max_bytes // 2:
+            parts[target].append(head + body + b"]")
+        else:
+            parts[target].extend(_split(head, items, max_bytes // 2))
     prefix = b'{"m":' + orjson.dumps([[p, ts, idle] for p, (ts, idle) in marks.items()]) + (
         b',"n":%d,"e":%d,"g":[' % (sources, generation))
     out = []
@@ -62,6 +57,21 @@ def pack(routed: list[Routed], partitions: int, marks: dict[int, Mark], sources:
             batch.append(group)
             size += len(group) + 1
         out.append((p, prefix + b",".join(batch) + b"]}"))
+    return out
+
+
+def _split(head: bytes, items: list[Item], limit: int) -> list[bytes]:
+    """A key's rows as several groups of at most `limit` bytes each, in order."""
+    out: list[bytes] = []
+    chunk: list[bytes] = []
+    size = len(head) + 1
+    for row in (orjson.dumps(list(i)) for i in items):
+        if chunk and size + len(row) + 1 > limit:
+            out.append(head + b"[" + b",".join(chunk) + b"]]")
+            chunk, size = [], len(head) + 1
+        chunk.append(row)
+        size += len(row) + 1
+    out.append(head + b"[" + b",".join(chunk) + b"]]")
     return out
 
 
