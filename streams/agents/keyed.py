@@ -8,7 +8,6 @@ watermark like any other), so incidents opened before resolve after.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from datetime import UTC, datetime
@@ -18,16 +17,7 @@ import orjson
 
 from streams.agents.ingest import reject, send_retrying
 from streams.agents.routing import partition_of, unpack
-from streams.app import (
-    alerts_topic,
-    app,
-    engine,
-    keyed_topic,
-    metrics,
-    policy,
-    settings,
-    state_table,
-)
+from streams.app import alerts_topic, app, engine, keyed_topic, metrics, policy, state_table
 from streams.detect.keyed import KeyedStates
 from streams.detect.state import dump_state, load_state
 from streams.detect.windowed import FoldStats
@@ -136,14 +126,8 @@ def observe_country(groups: Any) -> None:
             metrics.window_baseline.labels(country_code=key).set(current.base or 0)
 
 
-# One fold-publish-persist at a time: the timer's persist must not write a state whose
-# alerts the agent is still waiting to see delivered.
-_folding = asyncio.Lock()
-
-
-def handle(partition: int, value: bytes) -> list[Alert]:
-    """Fold one keyed message; the alerts it made (the caller publishes them with the
-    batch's, before the batch's state is written)."""
+async def handle(partition: int, value: bytes) -> None:
+    adopt_restored()
     found, sources, groups, generation = unpack(value)
     clock = clocks.setdefault(partition, Watermark())
     wm = clock.update(found, sources, generation)
@@ -158,31 +142,24 @@ def handle(partition: int, value: bytes) -> list[Alert]:
     if wm is not None:
         alerts += states.sweep(partition, wm)
         metrics.watermark.labels(partition=str(partition)).set(wm)
+    await publish(alerts)
+    await persist()
+    count(states.stats)
     observe_country(groups)
-    return alerts
 
 
 @app.agent(keyed_topic)
 async def keyed(stream):  # type: ignore[no-untyped-def]
-    """Keyed messages in batches: each folded in order, then one publish and one state
-    write for the whole batch (a key that many messages touched is written once)."""
-    async for batch in stream.take_events(settings.batch_size, within=settings.batch_within_s):
-        async with _folding:
-            adopt_restored()
-            alerts: list[Alert] = []
-            for event in batch:
-                msg = event.message
-                try:
-                    alerts += handle(msg.partition, event.value)
-                except Exception as exc:  # one message lost to a bug goes to the dead letters
-                    metrics.internal_errors.labels(where="keyed").inc()
-                    log.warning("keyed message %s:%d:%d dead-lettered: %s", msg.topic,
-                                msg.partition, msg.offset, type(exc).__name__)
-                    await reject(BadRecord(f"internal: {type(exc).__name__}: {exc}",
-                                           event.value), msg.topic, msg.partition, msg.offset)
-            await publish(alerts)
-            await persist()
-            count(states.stats)
+    async for event in stream.events():
+        msg = event.message
+        try:
+            await handle(msg.partition, event.value)
+        except Exception as exc:  # one message lost to a bug goes to the dead letters
+            metrics.internal_errors.labels(where="keyed").inc()
+            log.warning("keyed message %s:%d:%d dead-lettered: %s", msg.topic, msg.partition,
+                        msg.offset, type(exc).__name__)
+            await reject(BadRecord(f"internal: {type(exc).__name__}: {exc}", event.value),
+                         msg.topic, msg.partition, msg.offset)
 
 
 @app.on_partitions_assigned.connect
@@ -210,14 +187,13 @@ async def upkeep() -> None:
     if app.rebalancing or app.in_recovery:
         return
     try:
-        async with _folding:
-            adopt_restored()
-            alerts: list[Alert] = []
-            for partition, clock in clocks.items():
-                if clock.value is not None:
-                    alerts += states.sweep(partition, clock.value)
-            await publish(alerts)
-            await persist()
+        adopt_restored()
+        alerts: list[Alert] = []
+        for partition, clock in clocks.items():
+            if clock.value is not None:
+                alerts += states.sweep(partition, clock.value)
+        await publish(alerts)
+        await persist()
         opened = states.open_incidents()
         for detector in engine.families:
             metrics.open_alerts.labels(detector=detector).set(opened.get(detector, 0))
