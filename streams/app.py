@@ -31,6 +31,8 @@ events_topic = raw_topic(app, settings.events_topic, settings.partitions)
 keyed_topic = raw_topic(app, settings.keyed_topic, settings.partitions)
 alerts_topic = raw_topic(app, settings.alerts_topic, settings.partitions)
 dlq_topic = raw_topic(app, settings.dlq_topic, settings.partitions)
+app.guarded = frozenset({settings.events_topic, settings.keyed_topic})
+app.contiguous = frozenset({settings.keyed_topic})
 # family|key -> KeyState (MessagePack, streams/detect/state.py). Keyed like keyed_topic, so
 # each worker holds its share; the agent keeps the live states and writes changes here.
 state_table = app.Table(

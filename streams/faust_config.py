@@ -4,12 +4,13 @@ benchmark's counting agent runs with exactly the same ones."""
 from __future__ import annotations
 
 import ssl
-from typing import cast
+from collections.abc import Iterable
+from typing import Any, cast
 
 import aiokafka
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
-from faust.types import TransportT
+from faust.types import TP, Message, TransportT
 
 from streams.settings import Settings
 
@@ -27,12 +28,72 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 
 
 class _Consumer(faust_aiokafka.Consumer):
+    """Faust acks, and so commits, every message its streams let go of, also those no agent
+    handled: the ones a stream skips once a stop or a rebalance has suspended flow control,
+    and a batch whose agent a SIGTERM cancelled halfway. On the app's `guarded` topics, a
+    message is acked only once an agent said its work was delivered (`handled`); any other
+    stays uncommitted, and its partition's next reader reads it again."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._handled: set[tuple[TP, int]] = set()
+        self._unseeked: set[TP] | None = None
+
+    def pause_partitions(self, tps: Iterable[TP]) -> None:
+        """A rebalance pauses every partition; they must not be fetched again before their
+        seek to the committed offset (see resume_partitions)."""
+        tps = set(tps)
+        if any(tp.topic in cast(CdrwatchApp, self.app).guarded for tp in tps):
+            self._unseeked = set()
+        super().pause_partitions(tps)
+
+    def resume_partitions(self, tps: Iterable[TP]) -> None:
+        """Faust resumes the stream partitions and only then seeks them to their committed
+        offsets: what the fetcher hands the agents in between, and what it read ahead, is
+        dropped after the seek, and those offsets were never handled (measured: keyed
+        messages 11-15 of a restarted worker never reached its agent). Guarded partitions
+        resume only once the seek has landed."""
+        tps = set(tps)
+        if self._unseeked is not None:
+            held = {tp for tp in tps if tp.topic in cast(CdrwatchApp, self.app).guarded}
+            self._unseeked |= held
+            tps -= held
+        super().resume_partitions(tps)
+
+    async def perform_seek(self) -> None:
+        await super().perform_seek()
+        held, self._unseeked = self._unseeked, None
+        if held:
+            super().resume_partitions(held)
+
+    def handled(self, message: Message) -> None:
+        self._handled.add((message.tp, message.offset))
+
+    def ack(self, message: Message) -> bool:
+        if message.topic in cast(CdrwatchApp, self.app).guarded:
+            done = (message.tp, message.offset)
+            if done not in self._handled:
+                self._unacked_messages.discard(message)  # a rebalance must not wait for it
+                return False
+            self._handled.discard(done)
+        return super().ack(message)
+
+    async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
+        """Faust takes a jump in a partition's offsets for a hole the broker made (markers,
+        compaction) and lets commits pass it; on a topic only cdrwatch writes there is no
+        such hole, only messages Faust dropped (streams/agents/continuity.py reads them
+        again), and a commit must wait for them."""
+        if tp.topic not in cast(CdrwatchApp, self.app).contiguous:
+            await super()._add_gap(tp, offset_from, offset_to)
+
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
 
 class CdrwatchApp(faust.App):
     fetch_max_wait_ms = 1500  # Faust's own value, until create_app sets the configured one
+    guarded: frozenset[str] = frozenset()  # topics whose messages agents mark handled
+    contiguous: frozenset[str] = frozenset()  # topics written only by cdrwatch
 
     def _new_transport(self) -> TransportT:
         transport = super()._new_transport()

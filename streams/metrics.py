@@ -69,6 +69,10 @@ class Metrics:
             f"{p}_internal_errors", "exceptions caught in an agent or a timer, by where",
             ["where"], registry=r,
         )
+        self.holes = Counter(
+            f"{p}_offset_holes", "runs of keyed offsets that never reached the agent",
+            registry=r,
+        )
         self.watermark = Gauge(
             f"{p}_event_time_watermark_seconds", "event time up to which keyed windows may "
             "close, by keyed partition", ["partition"], registry=r,

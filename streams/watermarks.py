@@ -38,6 +38,16 @@ class SourceMarks:
     def heard_from(self, partition: int, now: float) -> None:
         self.heard[partition] = now
 
+    def copy(self) -> SourceMarks:
+        return SourceMarks(self.idle_s, dict(self.times), dict(self.heard))
+
+    def absorb(self, other: SourceMarks) -> None:
+        """Take what a copy learned, keeping what was noted here meanwhile."""
+        for p, ts in other.times.items():
+            self.times[p] = max(ts, self.times.get(p, ts))
+        for p, heard in other.heard.items():
+            self.heard[p] = max(heard, self.heard.get(p, heard))
+
     def marks(self, assigned: set[int], caught_up: set[int], now: float) -> dict[int, Mark]:
         for p in assigned:
             self.heard.setdefault(p, now)  # silence counts from the assignment

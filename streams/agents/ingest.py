@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 from faust.types import TP
 
+from streams.agents.delivery import deliver, handled
 from streams.agents.routing import pack
 from streams.app import (
     app,
@@ -62,25 +63,11 @@ def dead_letter(bad: BadRecord, topic: str, partition: int, offset: int) -> byte
     ).model_dump_json().encode()
 
 
-async def send_retrying(what: str, send: Any) -> Any:
-    """Send, retrying with backoff: a message is never given up (its offset is not acked
-    until every send of its batch went out), so a broker outage stalls, it loses nothing."""
-    delay = 0.1
-    while True:
-        try:
-            return await send()
-        except Exception as exc:  # producer errors: retried, never dropped
-            metrics.internal_errors.labels(where="ingest").inc()
-            log.warning("%s not sent (%s), retrying in %.1f s", what, type(exc).__name__, delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
-
-
 async def reject(bad: BadRecord, topic: str, partition: int, offset: int) -> None:
     metrics.rejected.labels(reason=reject_reason(bad.reason)).inc()
     value = dead_letter(bad, topic, partition, offset)
-    await send_retrying("dead letter", lambda: dlq_topic.send(
-        key=f"{topic}:{partition}:{offset}".encode(), value=value))
+    await deliver("dead letter", [lambda: dlq_topic.send(
+        key=f"{topic}:{partition}:{offset}".encode(), value=value)])
     metrics.dead_letters.inc()
 
 
@@ -104,7 +91,7 @@ def fetched(tp: TP) -> tuple[int | None, float]:
         return None, float("inf")
 
 
-def current_marks() -> dict[int, Mark]:
+def current_marks(source: SourceMarks, offsets: dict[int, int]) -> dict[int, Mark]:
     name = events_topic.get_topic_name()
     consumer = app.consumer
     assigned = {tp.partition for tp in (consumer.assignment() if consumer else ())
@@ -115,12 +102,12 @@ def current_marks() -> dict[int, Mark]:
         high, age = fetched(tp)
         if high is None or age > FRESH_FETCH_S:
             continue
-        read = last_offset.get(p)
+        read = offsets.get(p)
         # Faust's record of the committed offset: where a partition never read here starts
         done = read + 1 if read is not None else consumer._committed_offset.get(tp) or 0
         if done >= high:
             caught_up.add(p)
-    return marks.marks(assigned, caught_up, time.monotonic())
+    return source.marks(assigned, caught_up, time.monotonic())
 
 
 # Read progress of a batch: events partition -> (offset of its last message, latest event
@@ -143,28 +130,32 @@ _sent: dict[int, Mark] | None = None
 
 async def ship(routed: list[Routed], progress: Progress | None = None) -> None:
     """Send a batch's keyed items with the marks it moved on. The batch's progress enters
-    the marks only here, under the lock: a heartbeat in between cannot announce event time
-    whose calls are not yet on the keyed topic. With nothing to route (the timer), marks
-    are sent only when they changed since the last send or a rebalance: an idle worker
-    writes nothing, so its keyed lag settles at 0."""
+    the marks only here, under the lock, and only once its items are delivered: neither a
+    heartbeat in between nor one after a send cut short (a SIGTERM) can announce event time
+    whose calls are not on the keyed topic. With nothing to route (the timer), marks are
+    sent only when they changed since the last send or a rebalance: an idle worker writes
+    nothing, so its keyed lag settles at 0."""
     global _sent
     async with _shipping:
         now = time.monotonic()
+        after, offsets = marks.copy(), dict(last_offset)
         for p, (offset, ts) in (progress or {}).items():
-            last_offset[p] = offset
+            offsets[p] = offset
             if ts is None:
-                marks.heard_from(p, now)
+                after.heard_from(p, now)
             else:
-                marks.saw(p, ts, now)
-        found = current_marks()
+                after.saw(p, ts, now)
+        found = current_marks(after, offsets)
         if not routed and progress is None and found == _sent:
             return
-        _sent = found
         sources = partitions(events_topic.get_topic_name())
-        for partition, value in pack(routed, partitions(keyed_topic.get_topic_name()), found,
-                                     sources, generation=app.consumer_generation_id):
-            await send_retrying("keyed message", lambda p=partition, v=value: keyed_topic.send(
-                value=v, partition=p))
+        packed = pack(routed, partitions(keyed_topic.get_topic_name()), found, sources,
+                      generation=app.consumer_generation_id)
+        await deliver("keyed message", [lambda p=partition, v=value: keyed_topic.send(
+            value=v, partition=p) for partition, value in packed])
+        marks.absorb(after)
+        last_offset.update(offsets)
+        _sent = found
 
 
 def unmapped_trunk(trunk: str) -> None:
@@ -233,6 +224,7 @@ async def ingest(stream):  # type: ignore[no-untyped-def]
                                        event.value or b""), msg.topic, msg.partition, msg.offset)
                 moved(progress, msg.partition, msg.offset)
         await ship(routed, progress)
+        handled(batch)
         elapsed = time.perf_counter() - started
         metrics.messages.inc(len(batch))
         metrics.events.inc(n_events)

@@ -8,6 +8,7 @@ watermark like any other), so incidents opened before resolve after.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from datetime import UTC, datetime
@@ -15,7 +16,9 @@ from typing import Any
 
 import orjson
 
-from streams.agents.ingest import reject, send_retrying
+from streams.agents.continuity import watch
+from streams.agents.delivery import deliver, handled
+from streams.agents.ingest import reject
 from streams.agents.routing import partition_of, unpack
 from streams.app import alerts_topic, app, engine, keyed_topic, metrics, policy, state_table
 from streams.detect.keyed import KeyedStates
@@ -77,20 +80,21 @@ async def publish(alerts: list[Alert]) -> None:
     """Publish and wait until the broker has them: only then may state that says they were
     emitted reach the changelog (else a crash in between could lose them)."""
     now = datetime.now(tz=UTC)
-    sent = []
+    sends = []
     for alert in alerts:
-        stamped = alert.model_copy(update={"emitted_at": now})
-        value = dump_alert(stamped)
-        sent.append(await send_retrying("alert", lambda a=alert, v=value: alerts_topic.send(
-            key=a.alert_id.encode(), value=v)))
+        value = dump_alert(alert.model_copy(update={"emitted_at": now}))
+        sends.append(lambda a=alert, v=value: alerts_topic.send(key=a.alert_id.encode(),
+                                                                 value=v))
+    await deliver("alert", sends)
+    for alert in alerts:
         metrics.alerts.labels(alert.detector, alert.severity, alert.status).inc()
         log.info("alert %s %s %s", alert.detector, alert.status, alert.alert_id)
-    for future in sent:
-        await future
 
 
 async def persist() -> None:
-    """Write each changed durable key once (None: a tombstone for a forgotten key)."""
+    """Write each changed durable key once (None: a tombstone for a forgotten key), and wait
+    until the changelog has them: the keyed offset is acked only after."""
+    sends = []
     for (family, key), state, partition in states.drain():
         if not engine.families[family].durable:
             continue
@@ -100,8 +104,9 @@ async def persist() -> None:
         else:
             state_table.data[f"{family}|{key}"] = value
         fk = orjson.dumps(f"{family}|{key}")
-        await send_retrying("changelog write", lambda k=fk, v=value, p=partition:
-                            app.producer.send(CHANGELOG, k, v, p, None, None))
+        sends.append(lambda k=fk, v=value, p=partition:
+                     app.producer.send(CHANGELOG, k, v, p, None, None))
+    await deliver("changelog write", sends)
 
 
 def count(stats: dict[str, FoldStats]) -> None:
@@ -126,31 +131,38 @@ def observe_country(groups: Any) -> None:
             metrics.window_baseline.labels(country_code=key).set(current.base or 0)
 
 
+# One fold at a time: the timer's sweep and write must not run between a message's fold and
+# the delivery of its alerts (a state saying "emitted" would reach the changelog first).
+_folding = asyncio.Lock()
+
+
 async def handle(partition: int, value: bytes) -> None:
-    adopt_restored()
-    found, sources, groups, generation = unpack(value)
-    clock = clocks.setdefault(partition, Watermark())
-    wm = clock.update(found, sources, generation)
-    alerts: list[Alert] = []
-    for (family, key), items in groups.items():
-        if family in engine.families:
-            if (family, key) not in states.states:
-                raw = state_table.data.get(f"{family}|{key}")
-                if raw is not None:  # restored from the changelog, not adopted yet
-                    states.adopt((family, key), load_state(raw), partition)
-            alerts += states.fold(family, key, items, wm, partition)
-    if wm is not None:
-        alerts += states.sweep(partition, wm)
-        metrics.watermark.labels(partition=str(partition)).set(wm)
-    await publish(alerts)
-    await persist()
-    count(states.stats)
-    observe_country(groups)
+    async with _folding:
+        adopt_restored()
+        found, sources, groups, generation = unpack(value)
+        clock = clocks.setdefault(partition, Watermark())
+        wm = clock.update(found, sources, generation)
+        alerts: list[Alert] = []
+        for (family, key), items in groups.items():
+            if family in engine.families:
+                if (family, key) not in states.states:
+                    raw = state_table.data.get(f"{family}|{key}")
+                    if raw is not None:  # restored from the changelog, not adopted yet
+                        states.adopt((family, key), load_state(raw), partition)
+                alerts += states.fold(family, key, items, wm, partition)
+        if wm is not None:
+            alerts += states.sweep(partition, wm)
+            metrics.watermark.labels(partition=str(partition)).set(wm)
+        await publish(alerts)
+        await persist()
+        count(states.stats)
+        observe_country(groups)
 
 
 @app.agent(keyed_topic)
 async def keyed(stream):  # type: ignore[no-untyped-def]
     async for event in stream.events():
+        watch(event)
         msg = event.message
         try:
             await handle(msg.partition, event.value)
@@ -160,6 +172,7 @@ async def keyed(stream):  # type: ignore[no-untyped-def]
                         msg.offset, type(exc).__name__)
             await reject(BadRecord(f"internal: {type(exc).__name__}: {exc}", event.value),
                          msg.topic, msg.partition, msg.offset)
+        handled([event])
 
 
 @app.on_partitions_assigned.connect
@@ -187,13 +200,14 @@ async def upkeep() -> None:
     if app.rebalancing or app.in_recovery:
         return
     try:
-        adopt_restored()
-        alerts: list[Alert] = []
-        for partition, clock in clocks.items():
-            if clock.value is not None:
-                alerts += states.sweep(partition, clock.value)
-        await publish(alerts)
-        await persist()
+        async with _folding:
+            adopt_restored()
+            alerts: list[Alert] = []
+            for partition, clock in clocks.items():
+                if clock.value is not None:
+                    alerts += states.sweep(partition, clock.value)
+            await publish(alerts)
+            await persist()
         opened = states.open_incidents()
         for detector in engine.families:
             metrics.open_alerts.labels(detector=detector).set(opened.get(detector, 0))

@@ -14,7 +14,16 @@ from collections import Counter
 from collections.abc import Iterator
 
 from streams.detect.state import KeyState
-from streams.detect.windowed import Family, FoldStats, Item, advance, due, fold, forgettable
+from streams.detect.windowed import (
+    Family,
+    FoldStats,
+    Item,
+    advance,
+    due,
+    first_open_slot,
+    fold,
+    forgettable,
+)
 from streams.events import Alert
 
 FK = tuple[str, str]  # (family, key)
@@ -34,6 +43,7 @@ class KeyedStates:
         self.open: dict[FK, None] = {}  # keys with an open incident
         self._dirty: dict[FK, None] = {}
         self._forgotten: dict[FK, int] = {}  # forgotten key -> its partition
+        self._swept: dict[int, float] = {}  # partition -> watermark its keys were swept to
 
     def fold(self, family: str, key: str, items: list[Item], wm: float | None,
              partition: int = 0) -> list[Alert]:
@@ -41,6 +51,10 @@ class KeyedStates:
         state = self.states.get(fk)
         if state is None:
             state = self.states[fk] = KeyState()
+            swept = self._swept.get(partition)
+            if swept is not None:  # closed as far as its partition's other keys: a call
+                # read again after its key was forgotten is late, not counted a second time
+                state.closed = first_open_slot(swept, self.families[family])
             self.partition[fk] = partition
             self._forgotten.pop(fk, None)
         out = fold(self.families[family], key, state, items, wm, self.stats[family])
@@ -50,6 +64,7 @@ class KeyedStates:
     def sweep(self, partition: int, wm: float) -> list[Alert]:
         """Advance every key of `partition` whose next change the watermark has reached."""
         queue = self._queues.get(partition)
+        self._swept[partition] = max(wm, self._swept.get(partition, wm))
         out: list[Alert] = []
         while queue and queue[0][0] <= wm:
             at, family, key = heapq.heappop(queue)
@@ -99,6 +114,7 @@ class KeyedStates:
             self._forgotten.pop(fk, None)
         for p in partitions:
             self._queues.pop(p, None)
+            self._swept.pop(p, None)
 
     def drain(self) -> Iterator[tuple[FK, KeyState | None, int]]:
         """Keys changed since the last drain: (key, state, partition); state None once the

@@ -80,6 +80,26 @@ def test_a_redelivered_source_position_is_folded_once() -> None:
     assert sum(w.n for w in state.windows.values()) == 25
 
 
+def test_a_call_read_again_after_its_key_was_forgotten_is_not_counted_twice() -> None:
+    """A restarted worker reads again what the killed one had not committed; a key whose
+    windows all closed meanwhile was forgotten, with the positions it had folded."""
+    engine = Engine(P)
+    keyed = KeyedStates(engine.families, P.stream.baseline_ttl_s)
+    calls = [cdr(i * 60.0, calling_number="4010086", called_number=f"3{i:09d}")
+             for i in range(16)]
+    routed = [(f, k, i) for pos, c in enumerate(calls)
+              for f, k, i in engine.route(c, 0, pos).routed if f == "spoof_protected"]
+    family, key, _ = routed[0]
+    items = [i for _, _, i in routed]
+    first = keyed.fold(family, key, items, items[-1].ts)
+    closed = keyed.sweep(0, items[-1].ts + 3 * 3600)  # every window closed: forgotten
+    assert (family, key) not in keyed.states
+    again = keyed.fold(family, key, items[:5], items[-1].ts + 3 * 3600)  # read again
+    resolved = [a for a in first + closed if a.status == "resolved"]
+    assert [a.observed for a in resolved] == [16]
+    assert again == [] and keyed.stats[family].late == 5
+
+
 def test_five_overlapping_calls_in_reverse_order_are_five_at_once() -> None:
     calls = [cdr(100.0 - i, calling_number="+393331234567", duration_s=300.0,
                  ingress_trunk="NAT-TIM-1") for i in range(5)]
