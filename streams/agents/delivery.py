@@ -29,13 +29,23 @@ def handled(events: Iterable[Any]) -> None:
         consumer.handled(event.message)  # type: ignore[attr-defined]
 
 
-async def _backoff(what: str, exc: BaseException, delay: float) -> float:
+async def backoff(what: str, exc: BaseException, delay: float) -> float:
     from streams.app import metrics
 
     metrics.internal_errors.labels(where="delivery").inc()
     log.warning("%s not sent (%s), retrying in %.1f s", what, type(exc).__name__, delay)
     await asyncio.sleep(delay)
     return min(delay * 2, 5.0)
+
+
+async def enqueue(what: str, send: Send) -> Awaitable[Any]:
+    """Hand a record to the producer, retrying until it takes it; its delivery future."""
+    delay = 0.1
+    while True:
+        try:
+            return await send()
+        except Exception as exc:  # producer errors: retried, never dropped
+            delay = await backoff(what, exc, delay)
 
 
 async def deliver(what: str, sends: list[Send]) -> None:
@@ -45,16 +55,9 @@ async def deliver(what: str, sends: list[Send]) -> None:
     marks before an earlier message's calls (a record sent twice is counted once)."""
     delay = 0.1
     while sends:
-        futures = []
-        for send in sends:
-            while True:
-                try:
-                    futures.append(await send())
-                    break
-                except Exception as exc:  # producer errors: retried, never dropped
-                    delay = await _backoff(what, exc, delay)
+        futures = [await enqueue(what, send) for send in sends]
         results = await asyncio.gather(*futures, return_exceptions=True)
         failed = next((i for i, r in enumerate(results) if isinstance(r, BaseException)), None)
         if failed is not None:
-            delay = await _backoff(what, results[failed], delay)
+            delay = await backoff(what, results[failed], delay)
         sends = [] if failed is None else sends[failed:]

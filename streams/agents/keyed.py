@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
 from streams.agents.continuity import watch
-from streams.agents.delivery import deliver, handled
+from streams.agents.delivery import backoff, deliver, enqueue, handled
 from streams.agents.ingest import reject
 from streams.agents.routing import partition_of, unpack
 from streams.app import alerts_topic, app, engine, keyed_topic, metrics, policy, state_table
@@ -91,10 +92,13 @@ async def publish(alerts: list[Alert]) -> None:
         log.info("alert %s %s %s", alert.detector, alert.status, alert.alert_id)
 
 
-async def persist() -> None:
-    """Write each changed durable key once (None: a tombstone for a forgotten key), and wait
-    until the changelog has them: the keyed offset is acked only after."""
-    sends = []
+Write = tuple[tuple[str, str], int, Awaitable[Any]]  # (family, key), partition, delivery
+
+
+async def write_changed() -> list[Write]:
+    """Enqueue a changelog write of each changed durable key (None: a tombstone for a
+    forgotten key); the caller waits for them with `settle` before acking what changed it."""
+    writes: list[Write] = []
     for (family, key), state, partition in states.drain():
         if not engine.families[family].durable:
             continue
@@ -104,9 +108,35 @@ async def persist() -> None:
         else:
             state_table.data[f"{family}|{key}"] = value
         fk = orjson.dumps(f"{family}|{key}")
-        sends.append(lambda k=fk, v=value, p=partition:
-                     app.producer.send(CHANGELOG, k, v, p, None, None))
-    await deliver("changelog write", sends)
+        future = await enqueue("changelog write", lambda k=fk, v=value, p=partition:
+                               app.producer.send(CHANGELOG, k, v, p, None, None))
+        writes.append(((family, key), partition, future))
+    return writes
+
+
+async def settle(writes: list[Write]) -> None:
+    """Until the changelog has every write: a key whose write failed is written again with
+    its current state (a later state of it must not be overwritten by an older one)."""
+    delay = 0.1
+    while writes:
+        results = await asyncio.gather(*(f for *_, f in writes), return_exceptions=True)
+        errors = [(fk, p, r) for (fk, p, _), r in zip(writes, results, strict=True)
+                  if isinstance(r, BaseException)]
+        if not errors:
+            return
+        delay = await backoff("changelog write", errors[0][2], delay)
+        async with _folding:
+            for fk, partition, _ in errors:
+                states.rewrite(fk, partition)
+            writes = await write_changed()
+
+
+async def _ack_once_written(event: Any, writes: list[Write]) -> None:
+    await settle(writes)
+    handled([event])
+
+
+_settling: set[asyncio.Task[None]] = set()  # acks waiting for their changelog writes
 
 
 def count(stats: dict[str, FoldStats]) -> None:
@@ -136,7 +166,7 @@ def observe_country(groups: Any) -> None:
 _folding = asyncio.Lock()
 
 
-async def handle(partition: int, value: bytes) -> None:
+async def handle(partition: int, value: bytes) -> list[Write]:
     async with _folding:
         adopt_restored()
         found, sources, groups, generation = unpack(value)
@@ -154,9 +184,10 @@ async def handle(partition: int, value: bytes) -> None:
             alerts += states.sweep(partition, wm)
             metrics.watermark.labels(partition=str(partition)).set(wm)
         await publish(alerts)
-        await persist()
+        writes = await write_changed()
         count(states.stats)
         observe_country(groups)
+        return writes
 
 
 @app.agent(keyed_topic)
@@ -165,14 +196,20 @@ async def keyed(stream):  # type: ignore[no-untyped-def]
         watch(event)
         msg = event.message
         try:
-            await handle(msg.partition, event.value)
+            writes = await handle(msg.partition, event.value)
         except Exception as exc:  # one message lost to a bug goes to the dead letters
             metrics.internal_errors.labels(where="keyed").inc()
             log.warning("keyed message %s:%d:%d dead-lettered: %s", msg.topic, msg.partition,
                         msg.offset, type(exc).__name__)
             await reject(BadRecord(f"internal: {type(exc).__name__}: {exc}", event.value),
                          msg.topic, msg.partition, msg.offset)
-        handled([event])
+            handled([event])
+            continue
+        # The next message is folded while this one's state travels to the changelog; it
+        # is acked once the changelog has it.
+        task = asyncio.ensure_future(_ack_once_written(event, writes))
+        _settling.add(task)
+        task.add_done_callback(_settling.discard)
 
 
 @app.on_partitions_assigned.connect
@@ -207,7 +244,8 @@ async def upkeep() -> None:
                 if clock.value is not None:
                     alerts += states.sweep(partition, clock.value)
             await publish(alerts)
-            await persist()
+            writes = await write_changed()
+        await settle(writes)
         opened = states.open_incidents()
         for detector in engine.families:
             metrics.open_alerts.labels(detector=detector).set(opened.get(detector, 0))

@@ -116,6 +116,13 @@ class KeyedStates:
             self._queues.pop(p, None)
             self._swept.pop(p, None)
 
+    def rewrite(self, fk: FK, partition: int) -> None:
+        """Drain the key again (its write failed): its current state, or its tombstone."""
+        if fk in self.states:
+            self._dirty[fk] = None
+        else:
+            self._forgotten[fk] = partition
+
     def drain(self) -> Iterator[tuple[FK, KeyState | None, int]]:
         """Keys changed since the last drain: (key, state, partition); state None once the
         key is forgotten."""
