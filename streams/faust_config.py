@@ -61,9 +61,11 @@ class _Consumer(faust_aiokafka.Consumer):
         super().resume_partitions(tps)
 
     async def perform_seek(self) -> None:
+        """Faust also seeks when it fetches while a rebalance stops the flow, before the
+        partitions were resumed: only a seek after the held resume releases them."""
         await super().perform_seek()
-        held, self._unseeked = self._unseeked, None
-        if held:
+        if self._unseeked:
+            held, self._unseeked = self._unseeked, None
             super().resume_partitions(held)
 
     def handled(self, message: Message) -> None:
