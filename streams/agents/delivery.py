@@ -18,6 +18,9 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 Send = Callable[[], Awaitable[Awaitable[Any]]]  # enqueue a record; awaits to its delivery
+# A delivery not acknowledged by then is sent again (a duplicate is counted once): a lost
+# produce response must not hold the agent for the producer's 20-minute request timeout.
+DELIVERY_WAIT_S = 15.0
 
 
 def handled(events: Iterable[Any]) -> None:
@@ -50,14 +53,18 @@ async def enqueue(what: str, send: Send) -> Awaitable[Any]:
 
 async def deliver(what: str, sends: list[Send]) -> None:
     """Enqueue every send, then wait until the broker has each; never give one up (a broker
-    outage stalls, it loses nothing). After a failed delivery, that record and every one
-    after it are sent again, in order: a keyed partition must never see a later message's
-    marks before an earlier message's calls (a record sent twice is counted once)."""
+    outage stalls, it loses nothing). After a failed or unanswered delivery, that record and
+    every one after it are sent again, in order: a keyed partition must never see a later
+    message's marks before an earlier message's calls (a record sent twice is counted
+    once)."""
     delay = 0.1
     while sends:
-        futures = [await enqueue(what, send) for send in sends]
-        results = await asyncio.gather(*futures, return_exceptions=True)
-        failed = next((i for i, r in enumerate(results) if isinstance(r, BaseException)), None)
+        futures = [asyncio.ensure_future(await enqueue(what, send)) for send in sends]
+        await asyncio.wait(futures, timeout=DELIVERY_WAIT_S)
+        failed = next((i for i, f in enumerate(futures)
+                       if not f.done() or f.cancelled() or f.exception() is not None), None)
         if failed is not None:
-            delay = await backoff(what, results[failed], delay)
+            f = futures[failed]
+            error = f.exception() if f.done() and not f.cancelled() else None
+            delay = await backoff(what, error or TimeoutError(), delay)
         sends = [] if failed is None else sends[failed:]
