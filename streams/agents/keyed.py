@@ -205,6 +205,9 @@ async def keyed(stream):  # type: ignore[no-untyped-def]
                          msg.topic, msg.partition, msg.offset)
             handled([event])
             continue
+        if not writes:  # nothing durable changed: nothing to wait for
+            handled([event])
+            continue
         # The next message is folded while this one's state travels to the changelog; it
         # is acked once the changelog has it.
         task = asyncio.ensure_future(_ack_once_written(event, writes))
