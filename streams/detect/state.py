@@ -13,7 +13,10 @@ class Window(msgspec.Struct, kw_only=True):
     """One open event-time window of one key."""
 
     n: int = 0  # calls counted (each record_id once)
-    seen: set[str] = msgspec.field(default_factory=set)  # record_ids counted: drops duplicates
+    # 64-bit fingerprints of the record_ids counted, to drop duplicates; past EXACT_CALLS a
+    # sketch of them instead (streams/detect/sketch.py), so no window outgrows a message
+    seen: set[int] = msgspec.field(default_factory=set)
+    hll: bytearray | None = None
     ids: list[tuple[float, str]] = msgspec.field(default_factory=list)  # earliest calls
     thr: float | None = None  # None until what it is judged against is final
     base: float | None = None

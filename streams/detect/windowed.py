@@ -22,17 +22,21 @@ incident: "open" at the crossing call, "resolved" with the final figures at its 
 from __future__ import annotations
 
 import math
-from bisect import insort
+from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+from streams.detect import sketch
 from streams.detect.state import KeyState, Learned, Window
 from streams.events import Alert, Severity, alert_id, dump_alert, load_alert
 
 # An open incident stays open while its windows keep at least this share of the threshold:
 # a campaign hovering at the threshold gives one incident, not a flapping open/resolved pair.
 HYSTERESIS = 0.5
+# A window counts its calls exactly up to this many, then by a sketch (within about 1%):
+# what one key holds stays far below a message's size whatever a campaign sends.
+EXACT_CALLS = 4096
 
 
 class Item(NamedTuple):
@@ -197,11 +201,46 @@ def _judge(fam: Family, key: str, state: KeyState, ws: int, win: Window, wm: flo
 def _sample(ids: list[tuple[float, str]], call: tuple[float, str], cap: int) -> None:
     """The `cap` earliest calls of the window (by time, then record_id): the same sample
     whatever order the calls arrived in."""
-    if len(ids) < cap:
-        insort(ids, call)
-    elif call < ids[-1]:
-        insort(ids, call)
+    if len(ids) >= cap and call >= ids[-1]:
+        return
+    at = bisect_left(ids, call)
+    if at < len(ids) and ids[at] == call:
+        return  # a duplicate past EXACT_CALLS, which only the sketch absorbed
+    ids.insert(at, call)
+    if len(ids) > cap:
         ids.pop()
+
+
+def _counted(win: Window, record_id: str) -> bool:
+    """Count a call in its window unless it was already counted there."""
+    h = sketch.fingerprint(record_id)
+    if win.hll is not None:
+        sketch.add(win.hll, h)
+        return True  # a duplicate leaves the sketch as it was; `_recount` reads it
+    if h in win.seen:
+        return False
+    if len(win.seen) < EXACT_CALLS:
+        win.seen.add(h)
+        win.n += 1
+        return True
+    win.hll = sketch.empty()
+    for old in (*win.seen, h):
+        sketch.add(win.hll, old)
+    win.seen = set()
+    return True
+
+
+def _recount(fam: Family, key: str, state: KeyState, sketched: dict[int, float],
+             wm: float, learned_final: bool, out: list[Alert]) -> None:
+    """Read the count of each window whose sketch grew, and judge it as a call would be."""
+    for ws, at in sketched.items():
+        win = state.windows.get(ws)
+        if win is None or win.hll is None:
+            continue
+        win.n = max(EXACT_CALLS + 1, sketch.estimate(win.hll))
+        if not win.fired and learned_final:
+            _judge(fam, key, state, ws, win, wm, at, out)
+    sketched.clear()
 
 
 def fold(fam: Family, key: str, state: KeyState, items: list[Item], wm: float | None,
@@ -222,6 +261,8 @@ def fold(fam: Family, key: str, state: KeyState, items: list[Item], wm: float | 
     for i in range(len(items) - 1, -1, -1):
         low = min(low, items[i].ts)
         lows[i] = low
+    final = wm is not None or not fam.learns  # no watermark: nothing learned is final yet
+    sketched: dict[int, float] = {}  # windows counted by their sketch -> their last call
     for item, bound in zip(items, lows, strict=True):
         if item.pos >= 0:
             if item.pos <= hwm.get(item.src, -1):
@@ -230,6 +271,7 @@ def fold(fam: Family, key: str, state: KeyState, items: list[Item], wm: float | 
             hwm[item.src] = item.pos
         if wm is not None and (state.closed is None
                                or first_open_slot(bound, fam) > state.closed):
+            _recount(fam, key, state, sketched, bound, final, out)
             advance(fam, key, state, bound, out)
         ws = int(item.ts // size) * size
         if state.closed is not None and ws < state.closed:
@@ -238,17 +280,18 @@ def fold(fam: Family, key: str, state: KeyState, items: list[Item], wm: float | 
         win = windows.get(ws)
         if win is None:
             win = windows[ws] = Window()
-        elif item.record_id in win.seen:
+        if not _counted(win, item.record_id):
             stats.duplicates += 1
             continue
-        win.seen.add(item.record_id)
-        win.n += 1
         _sample(win.ids, (item.ts, item.record_id), fam.max_ids)
         fam.add(win, item)
         if state.last_ts is None or item.ts > state.last_ts:
             state.last_ts = item.ts
-        if not win.fired and (wm is not None or not fam.learns):  # no watermark: nothing
-            _judge(fam, key, state, ws, win, bound, item.ts, out)  # learned is final yet
+        if win.hll is not None:
+            sketched[ws] = max(item.ts, sketched.get(ws, item.ts))
+        elif not win.fired and final:
+            _judge(fam, key, state, ws, win, bound, item.ts, out)
+    _recount(fam, key, state, sketched, lows[-1] if items else math.inf, final, out)
     if wm is not None:
         advance(fam, key, state, wm, out)
     return out
