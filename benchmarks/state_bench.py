@@ -88,7 +88,7 @@ async def changelog_bytes(bootstrap: str, topic: str, partitions: int) -> tuple[
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         ends = await consumer.end_offsets(tps)
-        while any(await consumer.position(tp) < end for tp, end in ends.items()):
+        while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
             for batch in (await consumer.getmany(timeout_ms=1000, max_records=10000)).values():
                 for record in batch:
                     if record.value is None:
@@ -141,11 +141,12 @@ def main(argv: list[str] | None = None) -> int:
             hwm = first.peak_rss_mb()
         finally:
             first.stop()
+        log(f"folded in {fold_s:.0f} s: {keys:,.0f} keys held, RSS {rss:,.0f} MB "
+            f"(peak {hwm:,.0f})")
         changelog = f"{app_id}-keyed-state-changelog"
         stored_keys, stored_bytes = run(changelog_bytes(broker.bootstrap, changelog,
                                                         args.partitions))
-        log(f"folded in {fold_s:.0f} s: {keys:,.0f} keys held, RSS {rss:,.0f} MB "
-            f"(peak {hwm:,.0f}); changelog {stored_keys:,} keys, {stored_bytes / 1e6:,.1f} MB")
+        log(f"changelog: {stored_keys:,} keys, {stored_bytes / 1e6:,.1f} MB")
         second = Proc([sys.executable, "-m", "streams", "worker"], env,
                       workdir / "worker-1.log")
         try:
