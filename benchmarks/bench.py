@@ -145,9 +145,9 @@ class Proc:
     popen: subprocess.Popen[bytes] | None = None
     profiler: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> Proc:
+    def start(self, ready_timeout_s: float = 90.0) -> Proc:
         self.popen = start_logged(self.cmd, self.env, self.log_path, cwd=HERE.parent)
-        self.wait_for(WORKER_READY, timeout_s=90.0)
+        self.wait_for(WORKER_READY, timeout_s=ready_timeout_s)
         return self
 
     def wait_for(self, needle: str, timeout_s: float) -> str:

@@ -1,7 +1,7 @@
 """Keyed items in: fold them into their key's state, close windows at the watermark, publish.
 
 State lives in `states` (streams/detect/keyed.py, the same store the offline mode uses); the
-changelog-backed table is its durable copy: each changed key is written once per message,
+changelog-backed table is its durable copy: each changed key is written once per write round,
 and after a restart or a rebalance the keys Faust restored are adopted (and swept by the
 watermark like any other), so incidents opened before resolve after.
 """
@@ -9,6 +9,7 @@ watermark like any other), so incidents opened before resolve after.
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import time
 from collections.abc import Awaitable
@@ -23,7 +24,6 @@ from streams.agents.ingest import reject
 from streams.agents.routing import partition_of, unpack
 from streams.app import alerts_topic, app, engine, keyed_topic, metrics, policy, state_table
 from streams.detect.keyed import KeyedStates
-from streams.detect.state import dump_state, load_state
 from streams.detect.windowed import FoldStats
 from streams.events import Alert, BadRecord, dump_alert
 from streams.watermarks import Watermark
@@ -47,33 +47,39 @@ def adopt_restored() -> None:
     worker now owns. The table's data stays a full mirror of the changelog (Faust keeps
     standby copies in it and, on promotion, reads only the changelog's tail), so nothing is
     removed from it here."""
-    global _pending_adoption
-    if app.rebalancing or app.in_recovery or (
-            not _pending_adoption and time.monotonic() < _next_scan):
+    global _pending_adoption, _quiet_scans
+    if app.rebalancing or app.in_recovery or (not _pending_adoption and (
+            _quiet_scans >= QUIET_SCANS or time.monotonic() < _next_scan)):
         return
     mine = owned()
     total = app.consumer.topic_partitions(keyed_topic.get_topic_name()) or len(mine)
+    held = len(states)
     for fk_text, raw in list(state_table.data.items()):
         family, key = fk_text.split("|", 1)
         if family not in engine.families or raw is None:
             continue  # a family the policy no longer runs: its state is not used
         partition = partition_of(family, key, total)
-        if partition in mine and (family, key) not in states.states:
-            states.adopt((family, key), load_state(raw), partition)
+        if partition in mine and (family, key) not in states:
+            states.adopt((family, key), raw, partition)
+    _quiet_scans = 0 if len(states) > held else _quiet_scans + 1
     _pending_adoption = False
     _schedule_scan()
 
 
 def _schedule_scan() -> None:
     """Keys that get no more calls are adopted by a scan: right after a rebalance, and
-    again every ADOPT_SCAN_S (Faust's recovery may still be filling the table when the
-    first scan runs; a key that gets a call is adopted at once, in handle())."""
+    again every ADOPT_SCAN_S until QUIET_SCANS scans in a row found nothing new (Faust's
+    recovery may still be filling the table when the first scan runs; a key that gets a
+    call is adopted at once, in handle()). A scan reads the whole table: repeated for
+    ever, it held the fold lock for up to 8 s at a time at two million keys."""
     global _next_scan
     _next_scan = time.monotonic() + ADOPT_SCAN_S
 
 
 ADOPT_SCAN_S = 10.0
+QUIET_SCANS = 3
 _pending_adoption = True
+_quiet_scans = 0
 _next_scan = 0.0
 
 
@@ -95,14 +101,11 @@ async def publish(alerts: list[Alert]) -> None:
 Write = tuple[tuple[str, str], int, Awaitable[Any]]  # (family, key), partition, delivery
 
 
-async def write_changed() -> list[Write]:
+async def write_changed(only: list[tuple[str, str]] | None = None) -> list[Write]:
     """Enqueue a changelog write of each changed durable key (None: a tombstone for a
     forgotten key); the caller waits for them with `settle` before acking what changed it."""
     writes: list[Write] = []
-    for (family, key), state, partition in states.drain():
-        if not engine.families[family].durable:
-            continue
-        value = None if state is None else dump_state(state)
+    for (family, key), value, partition in states.drain(only):
         if value is None:
             state_table.data.pop(f"{family}|{key}", None)
         else:
@@ -128,15 +131,37 @@ async def settle(writes: list[Write]) -> None:
         async with _folding:
             for fk, partition, _ in errors:
                 states.rewrite(fk, partition)
-            writes = await write_changed()
+            writes = await write_changed([fk for fk, *_ in errors])
 
 
-async def _ack_once_written(event: Any, writes: list[Write]) -> None:
+# Changes gather this long before a round writes each changed key once: a campaign's key,
+# changed by nearly every message, is written once a round, not once a message.
+ROUND_S = 0.02
+_unwritten: list[Any] = []  # events folded whose changes no round has written yet
+_rounds: asyncio.Task[None] | None = None
+
+
+async def write_round() -> None:
+    """Write every changed key once, then ack the events whose changes that wrote."""
+    async with _folding:
+        events = _unwritten[:]
+        _unwritten.clear()
+        writes = await write_changed()
     await settle(writes)
-    handled([event])
+    handled(events)
 
 
-_settling: set[asyncio.Task[None]] = set()  # acks waiting for their changelog writes
+async def _write_rounds() -> None:
+    while _unwritten:
+        await asyncio.sleep(ROUND_S)
+        await write_round()
+
+
+def _written_later(event: Any) -> None:
+    global _rounds
+    _unwritten.append(event)
+    if _rounds is None or _rounds.done():
+        _rounds = asyncio.ensure_future(_write_rounds())
 
 
 def count(stats: dict[str, FoldStats]) -> None:
@@ -154,7 +179,7 @@ def observe_country(groups: Any) -> None:
     for family, key in groups:
         if family != "burst_country":
             continue
-        state = states.states.get((family, key))
+        state = states.get((family, key))
         if state is not None and state.windows:
             current = state.windows[max(state.windows)]
             metrics.window_calls.labels(country_code=key).set(current.n)
@@ -166,28 +191,30 @@ def observe_country(groups: Any) -> None:
 _folding = asyncio.Lock()
 
 
-async def handle(partition: int, value: bytes) -> list[Write]:
+async def handle(partition: int, value: bytes) -> None:
     async with _folding:
         adopt_restored()
-        found, sources, groups, generation = unpack(value)
+        found, sources, groups, generation, more, continued = unpack(value)
         clock = clocks.setdefault(partition, Watermark())
-        wm = clock.update(found, sources, generation)
+        if more:  # the batch goes on in the next message: the watermark moves only there
+            wm = copy.deepcopy(clock).update(found, sources, generation)
+        else:
+            wm = clock.update(found, sources, generation)
         alerts: list[Alert] = []
         for (family, key), items in groups.items():
             if family in engine.families:
-                if (family, key) not in states.states:
+                if (family, key) not in states:
                     raw = state_table.data.get(f"{family}|{key}")
                     if raw is not None:  # restored from the changelog, not adopted yet
-                        states.adopt((family, key), load_state(raw), partition)
-                alerts += states.fold(family, key, items, wm, partition)
-        if wm is not None:
+                        states.adopt((family, key), raw, partition)
+                alerts += states.fold(family, key, items,
+                                      None if (family, key) in continued else wm, partition)
+        if wm is not None and not more:
             alerts += states.sweep(partition, wm)
             metrics.watermark.labels(partition=str(partition)).set(wm)
         await publish(alerts)
-        writes = await write_changed()
         count(states.stats)
         observe_country(groups)
-        return writes
 
 
 @app.agent(keyed_topic)
@@ -195,8 +222,9 @@ async def keyed(stream):  # type: ignore[no-untyped-def]
     async for event in stream.events():
         watch(event)
         msg = event.message
+        revision = states.revision
         try:
-            writes = await handle(msg.partition, event.value)
+            await handle(msg.partition, event.value)
         except Exception as exc:  # one message lost to a bug goes to the dead letters
             metrics.internal_errors.labels(where="keyed").inc()
             log.warning("keyed message %s:%d:%d dead-lettered: %s", msg.topic, msg.partition,
@@ -205,14 +233,10 @@ async def keyed(stream):  # type: ignore[no-untyped-def]
                          msg.topic, msg.partition, msg.offset)
             handled([event])
             continue
-        if not writes:  # nothing durable changed: nothing to wait for
+        if states.revision == revision:  # nothing durable changed: nothing to wait for
             handled([event])
-            continue
-        # The next message is folded while this one's state travels to the changelog; it
-        # is acked once the changelog has it.
-        task = asyncio.ensure_future(_ack_once_written(event, writes))
-        _settling.add(task)
-        task.add_done_callback(_settling.discard)
+        else:  # acked once a round has written what it changed; folding goes on meanwhile
+            _written_later(event)
 
 
 @app.on_partitions_assigned.connect
@@ -220,12 +244,13 @@ async def _assigned(app_: Any, assigned: set[Any], **_: Any) -> None:
     """Let go of the keys of keyed partitions this worker no longer owns. On assignment,
     not on revocation: a rebalance revokes every partition first, and a partition kept
     through it keeps its live state (Faust does not restore it again)."""
-    global _pending_adoption
-    _pending_adoption = True
+    global _pending_adoption, _quiet_scans
+    _pending_adoption, _quiet_scans = True, 0
     name = keyed_topic.get_topic_name()
     kept = {tp.partition for tp in assigned if tp.topic == name}
     gone = set(states.partition.values()) - kept
-    states.release(gone)
+    states.release(gone)  # their changes are not written: their events are read again
+    _unwritten[:] = [e for e in _unwritten if e.message.partition in kept]
     for p in set(clocks) - kept:
         del clocks[p]
 
@@ -247,14 +272,13 @@ async def upkeep() -> None:
                 if clock.value is not None:
                     alerts += states.sweep(partition, clock.value)
             await publish(alerts)
-            writes = await write_changed()
-        await settle(writes)
+        await write_round()
         opened = states.open_incidents()
         for detector in engine.families:
             metrics.open_alerts.labels(detector=detector).set(opened.get(detector, 0))
-        durable = sum(1 for f, _ in states.states if engine.families[f].durable)
+        durable = sum(n for f, n in states.held.items() if engine.families[f].durable)
         metrics.table_keys.labels(table="keyed-state").set(durable)
-        metrics.table_keys.labels(table="volatile").set(len(states.states) - durable)
+        metrics.table_keys.labels(table="volatile").set(len(states) - durable)
     except Exception as exc:
         metrics.internal_errors.labels(where="timer").inc()
         log.warning("keyed upkeep failed: %s", type(exc).__name__)

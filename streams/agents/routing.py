@@ -4,13 +4,17 @@ the marks of the events partitions they came from.
 A message is `{"m": [[partition, time, idle], ...], "n": events partitions, "e": the
 sender's consumer-group generation, "g": [[family, key, [row, ...]], ...]}`, at most
 `max_bytes` long: each key's name crosses the topic once per batch, and its rows keep their
-order across messages.
+order across messages. When a batch needs several messages on one partition, all but the
+last say so ("c": 1), and a key whose rows go on in a later one says so too (a fourth
+element, 1): the fold of an earlier part must not close windows that rows still to come
+fall in.
 """
 
 from __future__ import annotations
 
 import zlib
 from collections import defaultdict
+from typing import NamedTuple
 
 import orjson
 
@@ -45,15 +49,16 @@ def pack(routed: list[Routed], partitions: int, marks: dict[int, Mark], sources:
             parts[target].extend(_split(head, items, max_bytes // 2))
     prefix = b'{"m":' + orjson.dumps([[p, ts, idle] for p, (ts, idle) in marks.items()]) + (
         b',"n":%d,"e":%d,"g":[' % (sources, generation))
+    more = prefix.replace(b'{"m":', b'{"c":1,"m":', 1)
     out = []
     for p in range(partitions):
         groups = parts.get(p, [])
         batch: list[bytes] = []
-        size = len(prefix)
+        size = len(more)
         for group in groups:
             if batch and size + len(group) + 2 > max_bytes:
-                out.append((p, prefix + b",".join(batch) + b"]}"))
-                batch, size = [], len(prefix)
+                out.append((p, more + b",".join(batch) + b"]}"))
+                batch, size = [], len(more)
             batch.append(group)
             size += len(group) + 1
         out.append((p, prefix + b",".join(batch) + b"]}"))
@@ -66,8 +71,8 @@ def _split(head: bytes, items: list[Item], limit: int) -> list[bytes]:
     chunk: list[bytes] = []
     size = len(head) + 1
     for row in (orjson.dumps(list(i)) for i in items):
-        if chunk and size + len(row) + 1 > limit:
-            out.append(head + b"[" + b",".join(chunk) + b"]]")
+        if chunk and size + len(row) + 3 > limit:
+            out.append(head + b"[" + b",".join(chunk) + b"],1]")  # more rows follow
             chunk, size = [], len(head) + 1
         chunk.append(row)
         size += len(row) + 1
@@ -75,14 +80,26 @@ def _split(head: bytes, items: list[Item], limit: int) -> list[bytes]:
     return out
 
 
-def unpack(value: bytes) -> tuple[dict[int, Mark], int, dict[tuple[str, str], list[Item]], int]:
-    """(marks, events partitions, items per (family, key) in the order they were routed,
-    the sender's generation)."""
+class Keyed(NamedTuple):
+    marks: dict[int, Mark]
+    sources: int  # events partitions
+    groups: dict[tuple[str, str], list[Item]]  # in the order they were routed
+    generation: int  # the sender's consumer-group generation
+    more: bool  # a later message of the same batch follows on this partition
+    continued: set[tuple[str, str]]  # keys whose rows go on in it
+
+
+def unpack(value: bytes) -> Keyed:
     doc = orjson.loads(value)
     marks = {p: (ts, idle) for p, ts, idle in doc["m"]}
     out: dict[tuple[str, str], list[Item]] = {}
+    continued: set[tuple[str, str]] = set()
     make = Item._make
-    for family, key, rows in doc["g"]:
+    for family, key, rows, *rest in doc["g"]:
         its = out.setdefault((family, key), [])
         its.extend(map(make, rows))
-    return marks, doc["n"], out, doc.get("e", 0)
+        if rest:
+            continued.add((family, key))
+        else:  # its last rows are in this message
+            continued.discard((family, key))
+    return Keyed(marks, doc["n"], out, doc.get("e", 0), bool(doc.get("c")), continued)

@@ -4,16 +4,18 @@ The offline mode and the Faust worker both keep their keyed state here; only per
 differs (the worker writes what `drain()` returns to its changelog). A key that receives no
 more calls is still closed, resolved and finally forgotten: each key sits in a queue by the
 watermark at which it next changes, per keyed partition, so a watermark step costs the keys
-it concerns, not every key held.
+it concerns, not every key held. Only the keys used most recently are held as objects; the
+others wait as their MessagePack bytes (with bookkeeping, a third of the memory a key held
+as objects takes).
 """
 
 from __future__ import annotations
 
 import heapq
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
-from streams.detect.state import KeyState
+from streams.detect.state import KeyState, dump_state, load_state
 from streams.detect.windowed import (
     Family,
     FoldStats,
@@ -27,15 +29,22 @@ from streams.detect.windowed import (
 from streams.events import Alert
 
 FK = tuple[str, str]  # (family, key)
+# States held as objects, most recently used; the rest are held packed.
+LIVE_STATES = 20_000
 
 
 class KeyedStates:
     """States by (family, key), each on one keyed partition, with their due watermarks."""
 
-    def __init__(self, families: dict[str, Family], ttl_s: float) -> None:
+    def __init__(self, families: dict[str, Family], ttl_s: float,
+                 live: int = LIVE_STATES) -> None:
         self.families = families
         self.ttl_s = ttl_s
-        self.states: dict[FK, KeyState] = {}
+        self.live = live
+        self._live: dict[FK, KeyState] = {}  # in order of use, the latest last
+        self._packed: dict[FK, bytes] = {}
+        self.held: Counter[str] = Counter()  # family -> keys held
+        self._latest = 0.0  # latest call of any key, event time
         self.partition: dict[FK, int] = {}
         self._due: dict[FK, float] = {}
         self._queues: dict[int, list[tuple[float, str, str]]] = {}
@@ -44,13 +53,15 @@ class KeyedStates:
         self._dirty: dict[FK, None] = {}
         self._forgotten: dict[FK, int] = {}  # forgotten key -> its partition
         self._swept: dict[int, float] = {}  # partition -> watermark its keys were swept to
+        self.revision = 0  # bumped by every change to a durable key
 
     def fold(self, family: str, key: str, items: list[Item], wm: float | None,
              partition: int = 0) -> list[Alert]:
         fk = (family, key)
-        state = self.states.get(fk)
+        state = self.get(fk)
         if state is None:
-            state = self.states[fk] = KeyState()
+            state = self._live[fk] = KeyState()
+            self.held[family] += 1
             swept = self._swept.get(partition)
             if swept is not None:  # closed as far as its partition's other keys: a call
                 # read again after its key was forgotten is late, not counted a second time
@@ -58,8 +69,36 @@ class KeyedStates:
             self.partition[fk] = partition
             self._forgotten.pop(fk, None)
         out = fold(self.families[family], key, state, items, wm, self.stats[family])
+        self._latest = max(self._latest, state.last_ts or 0.0)
         self._settled(fk, state, wm)
+        self._pack_idle()
         return out
+
+    def get(self, fk: FK) -> KeyState | None:
+        """The key's state, as an object (and now the most recently used one)."""
+        state = self._live.pop(fk, None)
+        if state is None:
+            raw = self._packed.pop(fk, None)
+            if raw is None:
+                return None
+            state = load_state(raw)
+        self._live[fk] = state
+        return state
+
+    def __contains__(self, fk: object) -> bool:
+        return fk in self._live or fk in self._packed
+
+    def __iter__(self) -> Iterator[FK]:
+        yield from self._live
+        yield from self._packed
+
+    def __len__(self) -> int:
+        return len(self._live) + len(self._packed)
+
+    def _pack_idle(self) -> None:
+        while len(self._live) > self.live:
+            fk = next(iter(self._live))
+            self._packed[fk] = dump_state(self._live.pop(fk))
 
     def sweep(self, partition: int, wm: float) -> list[Alert]:
         """Advance every key of `partition` whose next change the watermark has reached."""
@@ -72,9 +111,11 @@ class KeyedStates:
             if self._due.get(fk) != at:
                 continue  # superseded by a later schedule, or forgotten
             del self._due[fk]
-            state = self.states[fk]
+            state = self.get(fk)
+            assert state is not None
             advance(self.families[family], key, state, wm, out)
             self._settled(fk, state, wm)
+        self._pack_idle()
         return out
 
     def _settled(self, fk: FK, state: KeyState, wm: float | None) -> None:
@@ -87,23 +128,32 @@ class KeyedStates:
             self.forget(fk)
             return
         self._dirty[fk] = None
+        self.revision += fam.durable
         at = due(fam, state, self.ttl_s)
         if self._due.get(fk) != at:
             self._due[fk] = at
             heapq.heappush(self._queues.setdefault(self.partition[fk], []), (at, *fk))
 
     def forget(self, fk: FK) -> None:
-        self.states.pop(fk, None)
+        if self._live.pop(fk, None) is not None or self._packed.pop(fk, None) is not None:
+            self.held[fk[0]] -= 1
+            self.revision += self.families[fk[0]].durable
         partition = self.partition.pop(fk, 0)
         self._due.pop(fk, None)
         self.open.pop(fk, None)
         self._dirty.pop(fk, None)
         self._forgotten[fk] = partition
 
-    def adopt(self, fk: FK, state: KeyState, partition: int) -> None:
-        """Take over a key's state restored from a changelog (restart, rebalance)."""
-        self.states[fk] = state
+    def adopt(self, fk: FK, raw: bytes, partition: int) -> None:
+        """Take over a key's state restored from a changelog (restart, rebalance); it is
+        held as the bytes read, not as a copy of them."""
+        state = load_state(raw)
+        if fk not in self:
+            self.held[fk[0]] += 1
+        self._live.pop(fk, None)
+        self._packed[fk] = raw
         self.partition[fk] = partition
+        self._latest = max(self._latest, state.last_ts or 0.0)
         self._settled(fk, state, None)
         self._dirty.pop(fk, None)
 
@@ -118,20 +168,29 @@ class KeyedStates:
 
     def rewrite(self, fk: FK, partition: int) -> None:
         """Drain the key again (its write failed): its current state, or its tombstone."""
-        if fk in self.states:
+        if fk in self:
             self._dirty[fk] = None
         else:
             self._forgotten[fk] = partition
 
-    def drain(self) -> Iterator[tuple[FK, KeyState | None, int]]:
-        """Keys changed since the last drain: (key, state, partition); state None once the
-        key is forgotten."""
-        dirty, gone = self._dirty, self._forgotten
-        self._dirty, self._forgotten = {}, {}
+    def drain(self, only: Iterable[FK] | None = None) -> list[tuple[FK, bytes | None, int]]:
+        """Durable keys changed since the last drain (or those of `only` among them):
+        (key, state as MessagePack, partition); None once the key is forgotten."""
+        if only is None:
+            dirty, gone = self._dirty, self._forgotten
+            self._dirty, self._forgotten = {}, {}
+        else:
+            keys = set(only)
+            dirty = {fk: None for fk in keys if self._dirty.pop(fk, 0) is None}
+            gone = {fk: self._forgotten.pop(fk) for fk in keys if fk in self._forgotten}
+        out: list[tuple[FK, bytes | None, int]] = []
         for fk in dirty:
-            yield fk, self.states[fk], self.partition[fk]
-        for fk, partition in gone.items():
-            yield fk, None, partition
+            if self.families[fk[0]].durable:
+                state = self._live.get(fk)
+                value = self._packed[fk] if state is None else dump_state(state)
+                out.append((fk, value, self.partition[fk]))
+        out.extend((fk, None, p) for fk, p in gone.items() if self.families[fk[0]].durable)
+        return out
 
     def open_incidents(self) -> Counter[str]:
         return Counter(family for family, _ in self.open)
@@ -144,8 +203,8 @@ class KeyedStates:
         return out
 
     def last_ts(self) -> float:
-        return max((s.last_ts for s in self.states.values() if s.last_ts is not None),
-                   default=0.0)
+        """The latest call any key held or folded, event time."""
+        return self._latest
 
 
 def horizon_s(families: dict[str, Family]) -> int:

@@ -75,7 +75,8 @@ def test_a_redelivered_source_position_is_folded_once() -> None:
     keyed.fold("burst_range", "+6391755", items[:15], items[14].ts)
     # a crash before the commit: the first fifteen come again, then the rest
     keyed.fold("burst_range", "+6391755", items, items[-1].ts)
-    state = keyed.states[("burst_range", "+6391755")]
+    state = keyed.get(("burst_range", "+6391755"))
+    assert state is not None
     assert keyed.stats["burst_range"].redelivered == 15
     assert sum(w.n for w in state.windows.values()) == 25
 
@@ -93,7 +94,7 @@ def test_a_call_read_again_after_its_key_was_forgotten_is_not_counted_twice() ->
     items = [i for _, _, i in routed]
     first = keyed.fold(family, key, items, items[-1].ts)
     closed = keyed.sweep(0, items[-1].ts + 3 * 3600)  # every window closed: forgotten
-    assert (family, key) not in keyed.states
+    assert (family, key) not in keyed
     again = keyed.fold(family, key, items[:5], items[-1].ts + 3 * 3600)  # read again
     resolved = [a for a in first + closed if a.status == "resolved"]
     assert [a.observed for a in resolved] == [16]
@@ -137,17 +138,18 @@ def test_a_silent_key_decays_in_closed_form_as_window_by_window() -> None:
 def test_keys_are_forgotten_once_idle_and_baselines_after_their_ttl() -> None:
     ttl = 3600
     engine = Engine(policy(stream={"baseline_ttl_s": ttl}))
-    keyed = KeyedStates(engine.families, ttl)
+    keyed = KeyedStates(engine.families, ttl, live=50)  # most keys wait packed
     for i in range(200):  # 200 distinct foreign callers, one call each
         event = cdr(i * 1.0, calling_number=f"+4479{i:08d}", called_number=f"3{i:09d}")
         for family, key, item in engine.route(event, 0, i).routed:
             keyed.fold(family, key, [item], item.ts)
-    assert any(f == "fanout_number" for f, _ in keyed.states)
+    assert any(f == "fanout_number" for f, _ in keyed)
+    assert len(keyed) == sum(keyed.held.values()) > 50
     t0 = T0.timestamp()
     keyed.sweep(0, t0 + 2000)  # every window closed: what learns nothing is gone
-    assert {f for f, _ in keyed.states} == {"burst_range", "burst_country", "burst_ramp"}
+    assert {f for f, _ in keyed} == {"burst_range", "burst_country", "burst_ramp"}
     keyed.sweep(0, t0 + 200 + ttl)  # silent past the baseline TTL
-    assert keyed.states == {}
+    assert len(keyed) == 0 and sum(keyed.held.values()) == 0
     dropped = [fk for fk, state, _ in keyed.drain() if state is None]
     assert len(dropped) >= 200  # each forgotten key leaves a tombstone for the changelog
 

@@ -48,16 +48,19 @@ def test_quiet_international_traffic_from_many_ranges_raises_nothing() -> None:
     assert windowed == []
 
 
-@pytest.mark.parametrize("lagging_watermark", [False, True])
-def test_batched_and_one_by_one_folds_give_identical_alerts(lagging_watermark: bool) -> None:
-    """With a lagging watermark (the worker's case) a batch's calls share one watermark."""
+@pytest.mark.parametrize(("lagging_watermark", "live"), [(False, 20_000), (True, 20_000),
+                                                        (True, 3)])
+def test_batched_and_one_by_one_folds_give_identical_alerts(lagging_watermark: bool,
+                                                            live: int) -> None:
+    """With a lagging watermark (the worker's case) a batch's calls share one watermark.
+    With 3 live states, nearly every key waits packed between its calls."""
     rng = random.Random(11)
     calls = burst(300, every_s=1.5) + [
         cdr(rng.uniform(0, 900), calling_number=f"+4479{rng.randrange(10**8):08d}")
         for _ in range(300)]
     calls.sort(key=lambda e: e.start_time)
     engine = Engine(P)
-    keyed = KeyedStates(engine.families, P.stream.baseline_ttl_s)
+    keyed = KeyedStates(engine.families, P.stream.baseline_ttl_s, live=live)
     batched = []
     for i in range(0, len(calls), 37):  # odd batch size on purpose
         chunk = calls[i:i + 37]
@@ -149,3 +152,23 @@ def test_wangiri_one_ring_is_judged_by_ringing_time_and_release_cause(
              for c in calls]
     fired = any(a.detector == "wangiri_range" for a in run_offline(calls, P).alerts)
     assert fired is expect
+
+
+def test_a_failed_write_is_redone_alone_and_packed_keys_drain_their_current_state() -> None:
+    """The worker rewrites a key whose changelog write failed without draining the keys
+    other messages changed meanwhile: their events are acked by the round that writes them."""
+    engine = Engine(P)
+    keyed = KeyedStates(engine.families, P.stream.baseline_ttl_s, live=1)
+    for pos, event in enumerate(burst(30, every_s=2.0)):
+        for fam, key, item in engine.route(event, 0, pos).routed:
+            keyed.fold(fam, key, [item], item.ts)
+    first = {fk: value for fk, value, _ in keyed.drain()}
+    assert ("burst_range", "+6391755") in first and keyed.drain() == []
+    for fk in first:
+        state = keyed.get(fk)
+        assert state is not None and load_state(first[fk]) == state
+    keyed.rewrite(("burst_range", "+6391755"), 0)
+    keyed.fold("burst_country", "+63", [], None)  # another key changed meanwhile
+    redone = keyed.drain(only=[("burst_range", "+6391755")])
+    assert [fk for fk, *_ in redone] == [("burst_range", "+6391755")]
+    assert [fk for fk, *_ in keyed.drain()] == [("burst_country", "+63")]
