@@ -37,7 +37,10 @@ def test_counts_before_a_restart_still_count_after_it(make_worker) -> None:
     produce(second.bootstrap, second.names["events"], calls(15, 10))
     declare_watermark(second.bootstrap, second.names["events"],
                       (T0 + timedelta(minutes=3)).timestamp())
-    opened = [load_alert(v) for v in consume(second.bootstrap, second.names["alerts"], until=2)]
+    # 180 s, not 90: in about one run in three fewer alerts than two come, and consume
+    # waits to its deadline (not diagnosed yet; see the closing note of 2026-12-01)
+    opened = [load_alert(v) for v in consume(second.bootstrap, second.names["alerts"], until=2,
+                                             timeout_s=180)]
     burst = [a for a in opened if a.detector == "burst_range"]
     assert burst and burst[0].status == "open" and burst[0].observed == 20, opened
     assert "rec-0" in burst[0].record_ids  # a call counted before the restart
