@@ -118,7 +118,9 @@ class KeyedStates:
         self._pack_idle()
         return out
 
-    def _settled(self, fk: FK, state: KeyState, wm: float | None) -> None:
+    def _settled(self, fk: FK, state: KeyState, wm: float | None,
+                 changed: bool = True) -> None:
+        """File the key by its next due watermark; `changed`: it is to be written."""
         fam = self.families[fk[0]]
         if state.inc is not None:
             self.open[fk] = None
@@ -127,8 +129,9 @@ class KeyedStates:
         if wm is not None and forgettable(fam, state, wm, self.ttl_s):
             self.forget(fk)
             return
-        self._dirty[fk] = None
-        self.revision += fam.durable
+        if changed:
+            self._dirty[fk] = None
+            self.revision += fam.durable
         at = due(fam, state, self.ttl_s)
         if self._due.get(fk) != at:
             self._due[fk] = at
@@ -154,8 +157,7 @@ class KeyedStates:
         self._packed[fk] = raw
         self.partition[fk] = partition
         self._latest = max(self._latest, state.last_ts or 0.0)
-        self._settled(fk, state, None)
-        self._dirty.pop(fk, None)
+        self._settled(fk, state, None, changed=False)  # the changelog has it already
 
     def release(self, partitions: set[int]) -> None:
         """Let go of the keys of partitions this process no longer owns."""
@@ -181,7 +183,7 @@ class KeyedStates:
             self._dirty, self._forgotten = {}, {}
         else:
             keys = set(only)
-            dirty = {fk: None for fk in keys if self._dirty.pop(fk, 0) is None}
+            dirty = {fk: self._dirty.pop(fk) for fk in keys if fk in self._dirty}
             gone = {fk: self._forgotten.pop(fk) for fk in keys if fk in self._forgotten}
         out: list[tuple[FK, bytes | None, int]] = []
         for fk in dirty:
