@@ -10,6 +10,8 @@ from typing import Literal
 import phonenumbers
 from phonenumbers import PhoneNumberType as T
 
+from streams import number_types
+
 Form = Literal["international", "national", "anonymous", "garbage"]
 
 WITHHELD = frozenset({"anonymous", "restricted", "private", "unavailable", "unknown", "withheld"})
@@ -110,7 +112,7 @@ def classify(raw: str, home_region: str, full: bool = True) -> Number:
         return Number(raw=raw, form=form, e164=f"+{parsed.country_code}{nsn}",
                       country_code=parsed.country_code, nsn=nsn)
     # number_type() is UNKNOWN exactly when is_valid_number() is false; one lookup, not two.
-    ntype = phonenumbers.number_type(parsed)
+    ntype = number_types.number_type(parsed, nsn)
     valid = ntype != T.UNKNOWN
     short = False
     if not valid and form == "national":

@@ -271,7 +271,8 @@ def fold(fam: Family, key: str, state: KeyState, items: list[Item], wm: float | 
             hwm[item.src] = item.pos
         if wm is not None and (state.closed is None
                                or first_open_slot(bound, fam) > state.closed):
-            _recount(fam, key, state, sketched, bound, final, out)
+            if sketched:
+                _recount(fam, key, state, sketched, bound, final, out)
             advance(fam, key, state, bound, out)
         ws = int(item.ts // size) * size
         if state.closed is not None and ws < state.closed:
@@ -291,7 +292,8 @@ def fold(fam: Family, key: str, state: KeyState, items: list[Item], wm: float | 
             sketched[ws] = max(item.ts, sketched.get(ws, item.ts))
         elif not win.fired and final:
             _judge(fam, key, state, ws, win, bound, item.ts, out)
-    _recount(fam, key, state, sketched, lows[-1] if items else math.inf, final, out)
+    if sketched:
+        _recount(fam, key, state, sketched, lows[-1], final, out)
     if wm is not None:
         advance(fam, key, state, wm, out)
     return out
@@ -301,14 +303,17 @@ def advance(fam: Family, key: str, state: KeyState, wm: float, out: list[Alert])
     """Close, in event-time order, every window the watermark has passed; resolve incidents
     whose next slot stayed silent; open the incident of the first open slot once final."""
     first = first_open_slot(wm, fam)
-    if state.closed is not None:
-        first = max(first, state.closed)
-    for ws in sorted(w for w in state.windows if w < first):
-        _resolve_quiet(fam, key, state, ws, out)
-        _close(fam, key, state, ws, wm, out)
-    _resolve_quiet(fam, key, state, first, out)
+    if state.closed is not None and state.closed > first:
+        first = state.closed
+    windows = state.windows
+    if windows and min(windows) < first:
+        for ws in sorted(w for w in windows if w < first):
+            _resolve_quiet(fam, key, state, ws, out)
+            _close(fam, key, state, ws, wm, out)
+    if state.inc is not None:
+        _resolve_quiet(fam, key, state, first, out)
     state.closed = first
-    for ws, win in state.windows.items():
+    for ws, win in windows.items():
         if win.thr is None:
             _judge(fam, key, state, ws, win, wm, wm, out)
     win = state.windows.get(first)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import orjson
+import msgspec
 
 from streams.agents.routing import pack, partition_of, unpack
 from streams.detect.windowed import Item
@@ -41,9 +41,9 @@ def test_large_batches_are_split_by_bytes_and_each_key_keeps_its_order() -> None
 
 def test_a_key_crosses_the_topic_once_per_message_with_its_rows_in_order() -> None:
     [(_, value)] = pack(items(12), partitions=1, marks=MARKS, sources=2)
-    groups = orjson.loads(value)["g"]
-    assert sorted(key for _, key, _ in groups) == ["+639170", "+639171", "+639172"]
-    assert all(len(rows) == 4 for _, _, rows in groups)
+    groups = msgspec.msgpack.decode(value)[4]
+    assert sorted(key for _, key, _, _ in groups) == ["+639170", "+639171", "+639172"]
+    assert all(len(rows) == 4 for _, _, rows, _ in groups)
     assert unpack(value)[2][("burst_range", "+639171")][1] == items(12)[4][2]
 
 
