@@ -135,6 +135,15 @@ def proc_status(pid: int, field_name: str) -> float:
     return 0.0
 
 
+def proc_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far; 0 if unreadable."""
+    try:
+        fields_ = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields_[11]) + int(fields_[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 @dataclass
 class Proc:
     """A worker-like subprocess with its log file."""
@@ -169,6 +178,9 @@ class Proc:
 
     def peak_rss_mb(self) -> float:
         return proc_status(self.popen.pid, "VmHWM") if self.popen else 0.0
+
+    def cpu_s(self) -> float:
+        return proc_cpu_s(self.popen.pid) if self.popen else 0.0
 
     def stop(self) -> None:
         if self.profiler and self.profiler.poll() is None:
@@ -220,6 +232,9 @@ class Measure:
     seconds: float
     peak_rss_mb: float = 0.0
     drain_seconds: float | None = None  # worker: ingest start to keyed topic fully committed
+    # worker: its CPU time from the first event to the drain, per event; a busy machine
+    # stretches the wall-clock figures, much less this one
+    cpu_us_per_event: float | None = None
 
     @property
     def events_per_s(self) -> float:
@@ -344,13 +359,13 @@ def worker_run(broker: EmbeddedBroker, topic: str, expect: int, workdir: Path,
         if profile is not None:
             proc.profile(profile)
         deadline = time.monotonic() + timeout_s
-        t0 = c0 = m0 = 0.0
+        t0 = c0 = m0 = cpu0 = 0.0
         events = messages = 0.0
         while time.monotonic() < deadline:
             now = time.perf_counter()
             events, messages = scrape(port)
             if events and not t0:
-                t0, c0, m0 = now, events, messages
+                t0, c0, m0, cpu0 = now, events, messages, proc.cpu_s()
             if events >= expect:
                 break
             time.sleep(scrape_pause(events - c0, expect - events, now - t0 if t0 else 0.0))
@@ -365,8 +380,9 @@ def worker_run(broker: EmbeddedBroker, topic: str, expect: int, workdir: Path,
                 drain = time.perf_counter() - t0
                 break
             time.sleep(0.25)
+        cpu = (proc.cpu_s() - cpu0) / (events - c0) * 1e6 if drain is not None else None
         return Measure(events - c0, messages - m0, t_last - t0, peak_rss_mb=proc.peak_rss_mb(),
-                       drain_seconds=drain)
+                       drain_seconds=drain, cpu_us_per_event=cpu)
     finally:
         proc.stop()
 
@@ -705,6 +721,8 @@ def repeat(scenario: Scenario, runs: int, once: Callable[[int], Measure]) -> Non
             continue
         scenario.runs.append(m)
         extra = f", drained in {m.drain_seconds:.1f}s" if m.drain_seconds else ""
+        if m.cpu_us_per_event is not None:
+            extra += f", worker CPU {m.cpu_us_per_event:.0f} us/event"
         rss = f", peak RSS {m.peak_rss_mb:,.0f} MB" if m.peak_rss_mb else ""
         log(f"{scenario.name} run {i + 1}: {m.events_per_s:,.0f} events/s "
             f"({m.events:,.0f} events in {m.seconds:.2f}s{extra}{rss})")
@@ -855,6 +873,8 @@ def main(argv: list[str] | None = None) -> int:
         "worker_drain_events_per_s": sc["c"].median("drain_events_per_s"),
         "batched_worker_events_per_s": med["d"],
         "batched_worker_drain_events_per_s": sc["d"].median("drain_events_per_s"),
+        "worker_cpu_us_per_event": sc["c"].median("cpu_us_per_event"),
+        "batched_worker_cpu_us_per_event": sc["d"].median("cpu_us_per_event"),
         # ratios from the drained figures: a worker has only done its work once every
         # keyed item is folded and its alerts published
         "ratio": ratio(sc["c"].median("drain_events_per_s"), med["b"]),
@@ -891,13 +911,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\ncdrwatch benchmark: {n:,} records, medians of {args.runs} run(s), "
           f"{parts} partitions, embedded Tansu broker, {os.cpu_count()} CPUs\n")
     print(f"{'scenario':<46} {'events/s':>11} {'msgs/s':>11} {'e2e drain/s':>12} "
-          f"{'peak RSS MB':>12}")
+          f"{'peak RSS MB':>12} {'CPU us/ev':>10}")
     for key, s in sc.items():
         if not s.runs:
             continue
         print(f"{key + ' ' + s.label:<46} {fmt(s.median('events_per_s')):>11} "
               f"{fmt(s.median('messages_per_s')):>11} {fmt(s.median('drain_events_per_s')):>12} "
-              f"{fmt(s.median('peak_rss_mb') or None):>12}")
+              f"{fmt(s.median('peak_rss_mb') or None):>12} "
+              f"{fmt(s.median('cpu_us_per_event')):>10}")
     if offline:
         print(f"{'o offline `cdrwatch detect`':<46} {fmt(result['offline_events_per_s']):>11}")
         print(f"{'o campaign day, one hot range':<46} "
