@@ -23,9 +23,9 @@ from streams.broker import EmbeddedBroker, ensure_topics, stop_process
 from streams.detect.families import build_families
 from streams.detect.keyed import horizon_s
 from streams.events import Alert, load_alert
-from streams.policy import load_policy
 from streams.replay import ReplayReport, replay
 from streams.settings import Settings
+from streams.usage import input_file, load_checked_policy, policy_path
 
 FIXTURE = Path(__file__).parent / "fixtures" / "demo.jsonl"
 STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
@@ -60,14 +60,16 @@ def alert_row(alert: Alert) -> str:
 
 def run_demo(args: argparse.Namespace) -> int:
     console = Console()
+    fixtures = [input_file(f, "--fixture") for f in (args.fixture or [FIXTURE])]
+    policy_file, _ = policy_path(args.policy)
+    policy = load_checked_policy(args.policy)
     workdir = Path(tempfile.mkdtemp(prefix="cdrwatch-demo-"))
-    fixtures = [Path(f) for f in (args.fixture or [FIXTURE])]
     broker = EmbeddedBroker(log_path=workdir / "broker.log").start()
     worker: subprocess.Popen[bytes] | None = None
     alerts: list[Alert] = []
     report = ReplayReport()
     try:
-        env = {**os.environ, "CDRWATCH_BROKER": broker.url, "CDRWATCH_POLICY": args.policy,
+        env = {**os.environ, "CDRWATCH_BROKER": broker.url, "CDRWATCH_POLICY": str(policy_file),
                "CDRWATCH_METRICS_PORT": str(args.metrics_port), "CDRWATCH_IDLE_FLUSH_S": "8",
                "CDRWATCH_DATA_DIR": str(workdir / "data"), "CDRWATCH_APP_ID": "cdrwatch-demo"}
         settings = Settings()
@@ -83,7 +85,7 @@ def run_demo(args: argparse.Namespace) -> int:
                                  auto_offset_reset="earliest", consumer_timeout_ms=500)
         failed: list[Exception] = []
 
-        close_after = horizon_s(build_families(load_policy(Path(args.policy))))
+        close_after = horizon_s(build_families(policy))
 
         def _replay() -> None:
             nonlocal report

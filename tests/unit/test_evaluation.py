@@ -32,6 +32,7 @@ from streams.settings import DEFAULT_POLICY
 from streams.traffic import SCENARIOS, CampaignSpec, TrafficConfig
 from streams.traffic.spoofing import default_protected
 from streams.traffic.writer import write_json, write_jsonl
+from streams.usage import UsageError
 
 TABLE = {"spoof": ("rule_a",), "burst": ("win_b", "win_c")}
 
@@ -216,7 +217,8 @@ def test_cli_reads_generator_files_and_writes_json_and_png(tmp_path: Path,
                        "intl_burst-2": (True, "burst_range")}
     assert (tmp_path / "ev.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "spoof_protected" in capsys.readouterr().out
-    assert cli.run(parser.parse_args([])) == 2  # neither --events nor --generate
+    with pytest.raises(UsageError, match="either --events"):
+        cli.run(parser.parse_args([]))  # neither --events nor --generate
 
 
 def _cli_args(*argv: str) -> argparse.Namespace:
