@@ -7,15 +7,19 @@ change that loses recall or precision fails here.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import io
 from datetime import timedelta
 from pathlib import Path
 
 import orjson
 import pytest
+from rich.console import Console
 
 from streams.detect.engine import run_offline
 from streams.evaluation import EXPECTED, cli, evaluate, observe
 from streams.evaluation.inputs import generated, load_files
+from streams.evaluation.report import print_report
 from streams.evaluation.scoring import (
     CallFact,
     Campaign,
@@ -266,3 +270,21 @@ def test_a_rule_the_policy_switches_off_is_reported_as_not_run() -> None:
     ev = evaluate(sample.events, sample.labels, off, sample.campaigns)
     assert ev.missing == ["spoof_domestic_from_abroad", "spoof_unverified_roaming"]
     assert evaluate(sample.events, sample.labels, POLICY, sample.campaigns).missing == []
+
+
+@pytest.mark.parametrize("width", [80, 200])
+def test_report_fits_the_width_with_every_name_whole(sample: tuple, width: int) -> None:
+    ev = dataclasses.replace(sample[1], false_alarms=sample[1].incidents[:2])
+    out = io.StringIO()
+    print_report(ev, Console(file=out, width=width, color_system=None), source="sample")
+    text = out.getvalue()
+    lines = text.splitlines()
+    assert "…" not in text and max(len(line) for line in lines) <= width
+    starts = {line.split()[0] for line in lines if line.strip()}
+    assert {d.detector for d in ev.detectors} <= starts  # a name at the start of its row
+    assert {s.scenario for s in ev.scenarios} <= starts
+    assert {c.id for c in ev.campaigns} <= starts
+    words = set(text.replace(",", " ").replace(";", " ").split())
+    for s in ev.scenarios:  # the lists are there too, on the row or under the table
+        assert set(s.by_detector) <= words, s.scenario
+    assert "False alarms" in text and ev.false_alarms[0].detector in starts
