@@ -133,7 +133,7 @@ def _generate_args(p: argparse.ArgumentParser) -> None:
 
 
 def _evaluate_args(p: argparse.ArgumentParser) -> None:
-    from streams.evaluation import cli as evaluation_cli
+    from streams import evaluate_cli as evaluation_cli
 
     evaluation_cli.add_arguments(p)
     p.set_defaults(func=evaluation_cli.run)

@@ -16,8 +16,9 @@ import orjson
 import pytest
 from rich.console import Console
 
+from streams import evaluate_cli as cli
 from streams.detect.engine import run_offline
-from streams.evaluation import EXPECTED, cli, evaluate, observe
+from streams.evaluation import EXPECTED, evaluate, observe
 from streams.evaluation.inputs import generated, load_files
 from streams.evaluation.report import print_report
 from streams.evaluation.scoring import (

@@ -1,7 +1,8 @@
 """`cdrwatch evaluate`: labelled traffic in, precision / recall / latency tables, JSON, PNG out.
 
 The main CLI owns the parser; it calls `add_arguments` on its subparser and `run` with the
-parsed namespace. The engine (scipy) and the chart (matplotlib) load in `run`, not for `--help`.
+parsed namespace. It lives outside `streams.evaluation`, whose package imports the engine
+(scipy): that and the chart (matplotlib) load in `run`, not for `--help`.
 """
 
 from __future__ import annotations
