@@ -289,3 +289,33 @@ def test_report_fits_the_width_with_every_name_whole(sample: tuple, width: int) 
     for s in ev.scenarios:  # the lists are there too, on the row or under the table
         assert set(s.by_detector) <= words, s.scenario
     assert "False alarms" in text and ev.false_alarms[0].detector in starts
+
+
+def test_latency_chart_reads_in_one_unit_on_a_log_axis_with_every_bar_visible(
+        sample: tuple) -> None:
+    from matplotlib.figure import Figure
+
+    from streams.evaluation import chart
+
+    ev = sample[1]
+    missed = dataclasses.replace(ev.campaigns[0], detector=None, latency_s=None)
+    ev = dataclasses.replace(ev, campaigns=[missed, *ev.campaigns[1:]])
+    assert any(c.latency_s == 0 for c in ev.campaigns)  # caught on the first call
+    assert max(c.latency_s or 0 for c in ev.campaigns) > 30 * 60  # and one slow ramp
+    fig = Figure()
+    ax_lat, ax_vol = fig.add_subplot(2, 1, 1), fig.add_subplot(2, 1, 2)
+    chart._latency(ax_lat, ev, chart.palette([d.detector for d in ev.detectors]))
+    chart._volume(ax_vol, ev)
+    assert ax_lat.get_xscale() == "log"
+    assert "minutes" not in ax_lat.get_xlabel()
+    ticks = [t.get_text() for t in ax_lat.get_xticklabels()]
+    assert {"1 s", "1 min", "1 h"} <= set(ticks)
+    left = ax_lat.get_xlim()[0]
+    assert all(p.get_x() + p.get_width() >= 2 * left for p in ax_lat.patches)  # none invisible
+    for label, c in zip(ax_lat.get_yticklabels(), reversed(ev.campaigns), strict=True):
+        assert label.get_text().count(c.scenario) == 1
+    texts = [t.get_text() for t in ax_lat.texts]
+    assert "MISSED by every expected detector" in texts
+    assert any(t.startswith("on its first call") for t in texts)
+    legend = [t.get_text() for t in ax_vol.get_legend().get_texts()]
+    assert "campaign start, missed" in legend and "campaign start, detected" in legend
