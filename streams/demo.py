@@ -26,8 +26,6 @@ from rich.status import Status
 
 from streams.broker import EmbeddedBroker, ensure_topics, stop_process
 from streams.demo_view import alert_markup, count, header, in_event_order, summary_table
-from streams.detect.families import build_families
-from streams.detect.keyed import horizon_s
 from streams.events import Alert, load_alert
 from streams.replay import ReplayReport, replay
 from streams.settings import Settings
@@ -35,6 +33,8 @@ from streams.usage import input_file, load_checked_policy, policy_path
 
 FIXTURE = Path(__file__).parent / "fixtures" / "demo.jsonl"
 READY = b"[^Worker]: Ready"  # Faust's line once the worker holds its partitions
+# One worker on this machine: a group join takes about half this (the default 10 s: 5 s).
+REBALANCE_TIMEOUT_S = "6"
 QUIET_S = 15.0  # caught up but the watermark never reached the end: stop after this silence
 SETTLE_S = 1.0  # after every window closed: the last alerts' way through the alerts topic
 HOLD_S = 0.5  # alerts are held this long to be shown in event-time order with their peers
@@ -81,7 +81,7 @@ class DemoFailed(Exception):
 def _wait_ready(console: Console, worker: subprocess.Popen[bytes], log: Path,
                 deadline: float) -> None:
     started = time.monotonic()
-    console.print("starting a worker: Faust, then its consumer-group join (about 10 s)")
+    console.print("starting a worker: Faust, then its consumer-group join (about 7 s)")
     with console.status("waiting for the worker to join its group"):
         while READY not in log.read_bytes():
             if worker.poll() is not None:
@@ -176,7 +176,12 @@ def run_demo(args: argparse.Namespace) -> int:
     console = Console()
     fixtures = [input_file(f, "--fixture") for f in (args.fixture or [FIXTURE])]
     policy_file, _ = policy_path(args.policy)
-    close_after = horizon_s(build_families(load_checked_policy(args.policy)))
+    policy = load_checked_policy(args.policy)
+    console.print("[bold]cdrwatch demo[/]: starting the embedded Kafka-protocol broker")
+    from streams.detect.families import build_families  # scipy: after the first line
+    from streams.detect.keyed import horizon_s
+
+    close_after = horizon_s(build_families(policy))
     deadline = time.monotonic() + args.timeout
     workdir = Path(tempfile.mkdtemp(prefix="cdrwatch-demo-"))
     log = workdir / "worker.log"
@@ -186,17 +191,16 @@ def run_demo(args: argparse.Namespace) -> int:
     alerts: list[Alert] = []
     keep = ""  # why the logs stay, if they do
     started = time.monotonic()
-    with console.status("starting the embedded Kafka-protocol broker"):
-        broker = EmbeddedBroker(log_path=workdir / "broker.log").start()
+    broker = EmbeddedBroker(log_path=workdir / "broker.log").start()
     try:
         settings = Settings()
         ensure_topics(broker.bootstrap, [settings.events_topic, settings.alerts_topic,
                                          settings.dlq_topic, settings.keyed_topic],
                       settings.partitions)
-        console.print(f"[bold]cdrwatch demo[/]: broker {broker.bootstrap} ready in "
-                      f"{time.monotonic() - started:.1f} s; worker metrics on "
-                      f"http://127.0.0.1:{args.metrics_port}/metrics")
-        env = {**os.environ, "CDRWATCH_BROKER": broker.url, "CDRWATCH_POLICY": str(policy_file),
+        console.print(f"broker {broker.bootstrap} ready in {time.monotonic() - started:.1f} s; "
+                      f"worker metrics on http://127.0.0.1:{args.metrics_port}/metrics")
+        env = {"CDRWATCH_REBALANCE_TIMEOUT_S": REBALANCE_TIMEOUT_S, **os.environ,
+               "CDRWATCH_BROKER": broker.url, "CDRWATCH_POLICY": str(policy_file),
                "CDRWATCH_METRICS_PORT": str(args.metrics_port), "CDRWATCH_IDLE_FLUSH_S": "8",
                "CDRWATCH_DATA_DIR": str(workdir / "data"), "CDRWATCH_APP_ID": "cdrwatch-demo"}
         with log.open("wb") as out:
