@@ -29,6 +29,8 @@ _ENV_FLAGS = {
     "metrics_port": "CDRWATCH_METRICS_PORT",
     "log_level": "CDRWATCH_LOG_LEVEL",
 }
+
+
 def _add_source(p: argparse.ArgumentParser) -> None:
     """What a producer of events needs: where the cluster is and which topic to write."""
     p.add_argument("--broker", help="Kafka URL, e.g. kafka://127.0.0.1:9092 (CDRWATCH_BROKER)")
@@ -45,7 +47,7 @@ def _apply_env(args: argparse.Namespace) -> None:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     _apply_env(args)
-    load_checked_policy(None)  # refused here, before Faust starts
+    load_checked_policy(args.policy)  # refused here, before Faust starts
     from streams.app import app, settings
     from streams.runtime import run_worker
 
@@ -67,14 +69,19 @@ def cmd_replay(args: argparse.Namespace) -> int:
         from streams.detect.families import build_families
         from streams.detect.keyed import horizon_s
 
-        close_after = horizon_s(build_families(load_checked_policy(None)))
+        close_after = horizon_s(build_families(load_checked_policy(args.policy)))
+    from kafka.errors import KafkaError
+
     from streams.broker import bootstrap_of, ensure_topics
     from streams.replay import replay
     from streams.settings import Settings
 
     settings = Settings()
     bootstrap = bootstrap_of(settings.broker)
-    ensure_topics(bootstrap, [settings.events_topic], settings.partitions)
+    try:
+        ensure_topics(bootstrap, [settings.events_topic], settings.partitions)
+    except KafkaError as exc:
+        raise UsageError(f"cannot reach the broker {settings.broker}: {exc}") from exc
     report = replay(files, bootstrap, settings.events_topic,
                     speed=args.speed, skip_invalid=args.skip_invalid,
                     end_of_data=args.end_of_data, close_after_s=close_after)

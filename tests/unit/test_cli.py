@@ -218,3 +218,15 @@ def test_readme_command_table_matches_the_help() -> None:
             if isinstance(action, argparse._SubParsersAction):
                 continue
             assert f"{action.metavar}..." in synopsis, (name, action.metavar)
+
+
+def test_replay_to_a_broker_that_does_not_answer_is_one_line(good: Path) -> None:
+    proc = cdrwatch("replay", str(good), "--broker", "kafka://127.0.0.1:1", timeout=120)
+    assert proc.returncode == 2
+    assert "cannot reach the broker kafka://127.0.0.1:1" in one_error_line(proc)
+
+
+def test_worker_refuses_a_missing_policy_before_starting(tmp_path: Path) -> None:
+    proc = cdrwatch("worker", "--policy", str(tmp_path / "p.toml"))
+    assert proc.returncode == 2
+    assert one_error_line(proc) == f"cdrwatch: policy file {tmp_path / 'p.toml'} does not exist"
