@@ -1,15 +1,23 @@
-"""`cdrwatch worker | demo | replay | detect | generate`: one entry point, flags mirror env."""
+"""`cdrwatch worker | demo | replay | detect | generate | evaluate`: one entry point whose flags
+mirror the environment. Heavy modules (Faust, scipy, numpy, matplotlib) are imported only by
+the command that uses them, so `--help` and a mistyped path answer at once."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
-from collections import Counter
-from pathlib import Path
+from collections.abc import Callable, Sequence
 
-from streams.policy import PolicyError, load_policy
-from streams.runtime import run_worker, tune_gc
+from streams import __version__
+from streams.usage import (
+    EXIT_USAGE,
+    HelpFormatter,
+    UsageError,
+    add_policy,
+    input_file,
+    load_checked_policy,
+)
 
 # flag -> environment variable read by streams.settings
 _ENV_FLAGS = {
@@ -23,14 +31,11 @@ _ENV_FLAGS = {
 }
 
 
-def _add_common(p: argparse.ArgumentParser) -> None:
+def _add_source(p: argparse.ArgumentParser) -> None:
+    """What a producer of events needs: where the cluster is and which topic to write."""
     p.add_argument("--broker", help="Kafka URL, e.g. kafka://127.0.0.1:9092 (CDRWATCH_BROKER)")
     p.add_argument("--events-topic", help="CDR input topic (CDRWATCH_EVENTS_TOPIC)")
-    p.add_argument("--alerts-topic", help="alert output topic (CDRWATCH_ALERTS_TOPIC)")
-    p.add_argument("--dlq-topic", help="dead-letter topic (CDRWATCH_DLQ_TOPIC)")
-    p.add_argument("--policy", help="operator policy TOML (CDRWATCH_POLICY)")
-    p.add_argument("--metrics-port", type=int, help="0 = off (CDRWATCH_METRICS_PORT)")
-    p.add_argument("--log-level", help="worker log level (CDRWATCH_LOG_LEVEL)")
+    add_policy(p)
 
 
 def _apply_env(args: argparse.Namespace) -> None:
@@ -40,22 +45,11 @@ def _apply_env(args: argparse.Namespace) -> None:
             os.environ[env] = str(value)
 
 
-def _check_policy() -> int:
-    from streams.settings import Settings
-
-    try:
-        load_policy(Settings().policy)
-    except PolicyError as exc:
-        print(f"cdrwatch: {exc}", file=sys.stderr)
-        return 2
-    return 0
-
-
 def cmd_worker(args: argparse.Namespace) -> int:
     _apply_env(args)
-    if rc := _check_policy():
-        return rc
+    load_checked_policy(args.policy)  # refused here, before Faust starts
     from streams.app import app, settings
+    from streams.runtime import run_worker
 
     run_worker(app, settings.log_level, uvloop=args.uvloop)
     return 0
@@ -69,24 +63,26 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     _apply_env(args)
+    files = [input_file(f) for f in args.files]
+    close_after = 0
+    if args.end_of_data:
+        from streams.detect.families import build_families
+        from streams.detect.keyed import horizon_s
+
+        close_after = horizon_s(build_families(load_checked_policy(args.policy)))
+    from kafka.errors import KafkaError
+
     from streams.broker import bootstrap_of, ensure_topics
     from streams.replay import replay
     from streams.settings import Settings
 
     settings = Settings()
     bootstrap = bootstrap_of(settings.broker)
-    ensure_topics(bootstrap, [settings.events_topic], settings.partitions)
-    close_after = 0
-    if args.end_of_data:
-        from streams.detect.families import build_families
-        from streams.detect.keyed import horizon_s
-
-        try:
-            close_after = horizon_s(build_families(load_policy(settings.policy)))
-        except PolicyError as exc:
-            print(f"cdrwatch: {exc}", file=sys.stderr)
-            return 2
-    report = replay([Path(f) for f in args.files], bootstrap, settings.events_topic,
+    try:
+        ensure_topics(bootstrap, [settings.events_topic], settings.partitions)
+    except KafkaError as exc:
+        raise UsageError(f"cannot reach the broker {settings.broker}: {exc}") from exc
+    report = replay(files, bootstrap, settings.events_topic,
                     speed=args.speed, skip_invalid=args.skip_invalid,
                     end_of_data=args.end_of_data, close_after_s=close_after)
     for source, line_no, reason in report.invalid:
@@ -97,83 +93,100 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_detect(args: argparse.Namespace) -> int:
-    from streams.offline import detect_files, write_alerts
-
-    try:
-        policy = load_policy(args.policy)
-    except PolicyError as exc:
-        print(f"cdrwatch: {exc}", file=sys.stderr)
-        return 2
-    tune_gc()
-    report = detect_files([Path(f) for f in args.files], policy)
-    for source, line_no, reason in report.rejected:
-        print(f"{source}:{line_no}: rejected: {reason}", file=sys.stderr)
-    unmapped = report.result.unmapped_trunks
-    if unmapped:
-        names = ", ".join(f"{t} ({n})" for t, n in sorted(unmapped.items())[:20])
-        print(f"cdrwatch detect: warning: {sum(unmapped.values())} calls on trunks missing from "
-              f"the policy's [trunks] and without ingress_kind, read as national: {names}",
-              file=sys.stderr)
-    if args.out:
-        write_alerts(report.result.alerts, Path(args.out))
-    by = Counter((a.detector, a.status) for a in report.result.alerts)
-    for (detector, status), n in sorted(by.items()):
-        print(f"{detector:28s} {status:9s} {n}")
-    print(f"{report.result.events} events, {len(report.result.alerts)} alerts, "
-          f"{len(report.rejected)} rejected, {report.events_per_s:,.0f} events/s")
-    return 0
-
-
-def build_parser() -> argparse.ArgumentParser:
-    from streams.settings import DEFAULT_POLICY
-
-    parser = argparse.ArgumentParser(prog="cdrwatch", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    p = sub.add_parser("worker", help="run the Faust worker")
-    _add_common(p)
-    p.add_argument("--uvloop", action=argparse.BooleanOptionalAction, default=True)
+def _worker_args(p: argparse.ArgumentParser) -> None:
+    _add_source(p)
+    p.add_argument("--alerts-topic", help="alert output topic (CDRWATCH_ALERTS_TOPIC)")
+    p.add_argument("--dlq-topic", help="dead-letter topic (CDRWATCH_DLQ_TOPIC)")
+    p.add_argument("--metrics-port", type=int, help="0 = off (CDRWATCH_METRICS_PORT)")
+    p.add_argument("--log-level", help="worker log level (CDRWATCH_LOG_LEVEL)")
+    p.add_argument("--uvloop", action=argparse.BooleanOptionalAction, default=True,
+                   help="run on uvloop's event loop")
     p.set_defaults(func=cmd_worker)
 
-    p = sub.add_parser("demo", help="embedded broker + worker + bundled fixture, alerts live")
+
+def _demo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--speed", type=float, default=600.0, help="times real time (0 = max)")
-    p.add_argument("--metrics-port", type=int, default=9108)
-    p.add_argument("--policy", default=str(DEFAULT_POLICY))
-    p.add_argument("--fixture", action="append", help="JSONL/CSV to replay (default: bundled)")
+    p.add_argument("--metrics-port", type=int, default=9108, help="the worker's /metrics port")
+    add_policy(p)
+    p.add_argument("--fixture", action="append", metavar="FILE",
+                   help="JSONL/CSV to replay, repeatable (default: the bundled demo.jsonl)")
     p.add_argument("--timeout", type=float, default=300.0, help="stop after this many seconds")
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("replay", help="produce fixture files to the events topic")
-    _add_common(p)
-    p.add_argument("files", nargs="+")
-    p.add_argument("--speed", type=float, default=None, help="times real time by event time")
+
+def _replay_args(p: argparse.ArgumentParser) -> None:
+    _add_source(p)
+    p.add_argument("files", nargs="+", metavar="FILE", help="JSONL or CSV (with a header)")
+    p.add_argument("--speed", type=float, default=None,
+                   help="times real time by event time (default: as fast as possible)")
     p.add_argument("--skip-invalid", action="store_true", help="do not send invalid lines")
     p.add_argument("--end-of-data", action="store_true",
                    help="the files are all there is: end with a watermark that closes every "
                    "window (the policy's longest window and lateness past the last call)")
     p.set_defaults(func=cmd_replay)
 
-    p = sub.add_parser("detect", help="run the detectors offline over files")
-    p.add_argument("files", nargs="+")
-    p.add_argument("--policy", default=str(DEFAULT_POLICY))
-    p.add_argument("--out", help="write alerts as JSONL here")
-    p.set_defaults(func=cmd_detect)
 
+def _detect_args(p: argparse.ArgumentParser) -> None:
+    from streams.offline_cli import add_arguments
+
+    add_arguments(p)
+
+
+def _generate_args(p: argparse.ArgumentParser) -> None:
     from streams.traffic import cli as traffic_cli
 
-    p = sub.add_parser("generate", help="seeded synthetic CDR traffic with labels")
     traffic_cli.add_arguments(p)
     p.set_defaults(func=traffic_cli.run)
 
-    from streams.evaluation import cli as evaluation_cli
 
-    p = sub.add_parser("evaluate", help="precision, recall and latency on labelled traffic")
+def _evaluate_args(p: argparse.ArgumentParser) -> None:
+    from streams import evaluate_cli as evaluation_cli
+
     evaluation_cli.add_arguments(p)
     p.set_defaults(func=evaluation_cli.run)
+
+
+COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
+    "worker": ("run the Faust worker", _worker_args),
+    "demo": ("embedded broker + worker + bundled fixture, alerts live", _demo_args),
+    "replay": ("produce fixture files to the events topic", _replay_args),
+    "detect": ("run the detectors offline over files", _detect_args),
+    "generate": ("seeded synthetic CDR traffic with labels", _generate_args),
+    "evaluate": ("precision, recall and latency on labelled traffic", _evaluate_args),
+}
+
+
+def _command_in(argv: Sequence[str]) -> str | None:
+    """The command named on the line: the first word that is not an option."""
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """Every command is listed; only the one in `argv` (every one when None) gets its arguments,
+    whose help texts import the modules they describe."""
+    parser = argparse.ArgumentParser(prog="cdrwatch", description=__doc__.split("\n\n")[0],
+                                     formatter_class=HelpFormatter)
+    parser.add_argument("--version", action="version", version=f"cdrwatch {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                title="commands")
+    chosen = None if argv is None else _command_in(argv)
+    for name, (summary, add_arguments) in COMMANDS.items():
+        p = sub.add_parser(name, help=summary, description=summary,
+                           formatter_class=HelpFormatter)
+        if argv is None or name == chosen:
+            add_arguments(p)
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
-    sys.exit(args.func(args))
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv).parse_args(argv)
+    try:
+        code = args.func(args)
+    except UsageError as exc:
+        print(f"cdrwatch: {exc}", file=sys.stderr)
+        code = EXIT_USAGE
+    except KeyboardInterrupt:
+        print("cdrwatch: interrupted", file=sys.stderr)
+        code = 130
+    sys.exit(code)

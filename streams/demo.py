@@ -1,9 +1,15 @@
-"""`cdrwatch demo`: embedded broker, a worker, the bundled fixture replayed, alerts live."""
+"""`cdrwatch demo`: embedded broker, a worker, the bundled fixture replayed, alerts live.
+
+Every wait says what it waits for; the replay starts once the worker has joined its group, so
+the rows come at the replay's pace; the demo ends when the worker's event time has passed the
+replay's last watermark (every window closed), not after a fixed silence.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -11,141 +17,240 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections import Counter
 from pathlib import Path
 
 from kafka import KafkaConsumer
 from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
-from rich.table import Table
+from rich.status import Status
 
 from streams.broker import EmbeddedBroker, ensure_topics, stop_process
-from streams.detect.families import build_families
-from streams.detect.keyed import horizon_s
+from streams.demo_view import alert_markup, count, header, in_event_order, summary_table
 from streams.events import Alert, load_alert
-from streams.policy import load_policy
 from streams.replay import ReplayReport, replay
 from streams.settings import Settings
+from streams.usage import input_file, load_checked_policy, policy_path
 
 FIXTURE = Path(__file__).parent / "fixtures" / "demo.jsonl"
-STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
+READY = b"[^Worker]: Ready"  # Faust's line once the worker holds its partitions
+# One worker on this machine: a group join takes about half this (the default 10 s: 5 s).
+REBALANCE_TIMEOUT_S = "6"
+QUIET_S = 15.0  # caught up but the watermark never reached the end: stop after this silence
+SETTLE_S = 1.0  # after every window closed: the last alerts' way through the alerts topic
+HOLD_S = 0.5  # alerts are held this long to be shown in event-time order with their peers
 
 
-def scrape(port: int, name: str) -> float | None:
-    """One sample of the worker's own metrics, so the demo knows when it has caught up."""
+def scrape(port: int, name: str) -> list[float]:
+    """Every sample of one of the worker's metrics (none while it is not serving them)."""
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=1) as resp:
             text = resp.read().decode()
     except OSError:
-        return None
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name:
-                return sample.value
-    return None
+        return []
+    return [sample.value for family in text_string_to_metric_families(text)
+            for sample in family.samples if sample.name == name]
 
 
-COLUMNS = "{:8}  {:26}  {:8}  {:8}  {:16}  {:>6}  {:>7}  {}"
+def _total(port: int, name: str) -> float | None:
+    """A counter summed over its labels; None while the worker does not answer."""
+    values = scrape(port, name)
+    return sum(values) if values else None
 
 
-def alert_row(alert: Alert) -> str:
-    """One alert as one line of the live table, coloured by severity."""
-    line = COLUMNS.format(
-        alert.detected_at.strftime("%H:%M:%S"), alert.detector, alert.status, alert.severity,
-        alert.key, f"{alert.observed:g}",
-        "-" if alert.baseline is None else f"{alert.baseline:.3g}", alert.explanation,
-    )
-    return f"[{STYLE[alert.severity]}]{line}[/]"
+def worker_error(log: Path) -> str:
+    """The line of the worker's log that says why it stopped: its own `cdrwatch: ...` message,
+    else the exception ending its first traceback (later ones are the shutdown's fallout),
+    else its last line."""
+    lines = [line.rstrip() for line in log.read_text(errors="replace").splitlines()
+             if line.strip()]
+    own = [line for line in lines if line.startswith("cdrwatch: ")]
+    if own:
+        return own[-1]
+    start = next((n for n, line in enumerate(lines) if line.startswith("Traceback (")), None)
+    if start is not None:
+        cause = next((line for line in lines[start + 1:] if not line[0].isspace()), None)
+        if cause:
+            return cause
+    return lines[-1] if lines else "(the worker wrote nothing)"
+
+
+class DemoFailed(Exception):
+    """The worker or the replay stopped: the message says why; the logs are kept."""
+
+
+def _wait_ready(console: Console, worker: subprocess.Popen[bytes], log: Path,
+                deadline: float) -> None:
+    started = time.monotonic()
+    console.print("starting a worker: Faust, then its consumer-group join (about 7 s)")
+    with console.status("waiting for the worker to join its group"):
+        while READY not in log.read_bytes():
+            if worker.poll() is not None:
+                raise DemoFailed(f"worker exited ({worker.returncode}): {worker_error(log)}")
+            if time.monotonic() > deadline:
+                raise DemoFailed("worker did not become ready before --timeout")
+            time.sleep(0.2)
+    console.print(f"worker ready in {time.monotonic() - started:.1f} s")
+
+
+class _Feeder(threading.Thread):
+    """The replay on its own thread; its report fills as it goes, `stop` ends it cleanly."""
+
+    def __init__(self, fixtures: list[Path], bootstrap: str, topic: str, speed: float,
+                 close_after_s: int) -> None:
+        super().__init__(daemon=True)
+        self.args = (fixtures, bootstrap, topic, speed or None, close_after_s)
+        self.report = ReplayReport()
+        self.stop = threading.Event()
+        self.failed: Exception | None = None
+
+    def run(self) -> None:
+        fixtures, bootstrap, topic, speed, close_after = self.args
+        try:
+            replay(fixtures, bootstrap, topic, speed=speed, progress=False, end_of_data=True,
+                   close_after_s=close_after, report=self.report, stop=self.stop)
+        except Exception as exc:  # the main loop says so and stops, not waits it out
+            self.failed = exc
+
+
+def _stop(feeder: _Feeder) -> None:
+    """End the replay and let its producer close while the broker is still up: otherwise
+    kafka-python's exit hook times out flushing into a stopped broker, with a traceback."""
+    feeder.stop.set()
+    feeder.join(timeout=10)
+
+
+def _closed_every_window(port: int, partitions: int, report: ReplayReport) -> bool:
+    marks = scrape(port, "cdrwatch_event_time_watermark_seconds")
+    end = report.last_watermark
+    return end is not None and len(marks) >= partitions and min(marks) >= end
+
+
+def _follow(console: Console, consumer: KafkaConsumer, worker: subprocess.Popen[bytes],
+            feeder: _Feeder, args: argparse.Namespace, partitions: int, log: Path,
+            alerts: list[Alert], deadline: float, status: Status) -> None:
+    """Print alerts as they come until every window has closed (or the worker fell silent);
+    between them, on a terminal, the replay's progress."""
+    quiet_since = time.monotonic()  # when the last alert arrived
+    closed_at: float | None = None  # when the worker's event time passed the last watermark
+    held: list[Alert] = []  # shown HOLD_S after the first of them came, sorted
+    held_since = 0.0
+
+    def show() -> None:
+        for alert in in_event_order(held):
+            console.print(alert_markup(alert, console.width), highlight=False)
+        alerts.extend(held)
+        held.clear()
+
+    while time.monotonic() < deadline:
+        status.update(f"{feeder.report.sent:,} messages replayed, {len(alerts) + len(held)} "
+                      "alerts" + ("" if feeder.is_alive() else "; closing the last windows"))
+        if worker.poll() is not None:
+            raise DemoFailed(f"worker exited ({worker.returncode}): {worker_error(log)}")
+        if feeder.failed:
+            raise DemoFailed(f"replay failed: {type(feeder.failed).__name__}: {feeder.failed}")
+        batch = [load_alert(rec.value) for records in consumer.poll(timeout_ms=100).values()
+                 for rec in records]
+        now = time.monotonic()
+        if batch:
+            if not held:
+                held_since = now
+            held += batch
+            quiet_since = now
+        if held and now - held_since >= HOLD_S:
+            show()
+        if feeder.is_alive():
+            continue
+        if closed_at is None and _closed_every_window(args.metrics_port, partitions,
+                                                      feeder.report):
+            closed_at = now
+        consumed = _total(args.metrics_port, "cdrwatch_messages_consumed_total") or 0
+        settled = closed_at is not None and now - max(closed_at, quiet_since) > SETTLE_S
+        silent = consumed >= feeder.report.sent > 0 and now - quiet_since > QUIET_S
+        if settled or silent:
+            show()
+            return
+    raise DemoFailed(f"stopped by --timeout {args.timeout:g} s before every window closed")
 
 
 def run_demo(args: argparse.Namespace) -> int:
     console = Console()
+    fixtures = [input_file(f, "--fixture") for f in (args.fixture or [FIXTURE])]
+    policy_file, _ = policy_path(args.policy)
+    policy = load_checked_policy(args.policy)
+    console.print("[bold]cdrwatch demo[/]: starting the embedded Kafka-protocol broker")
+    from streams.detect.families import build_families  # scipy: after the first line
+    from streams.detect.keyed import horizon_s
+
+    close_after = horizon_s(build_families(policy))
+    deadline = time.monotonic() + args.timeout
     workdir = Path(tempfile.mkdtemp(prefix="cdrwatch-demo-"))
-    fixtures = [Path(f) for f in (args.fixture or [FIXTURE])]
-    broker = EmbeddedBroker(log_path=workdir / "broker.log").start()
+    log = workdir / "worker.log"
     worker: subprocess.Popen[bytes] | None = None
+    feeder: _Feeder | None = None
+    consumer: KafkaConsumer | None = None
     alerts: list[Alert] = []
-    report = ReplayReport()
+    keep = ""  # why the logs stay, if they do
+    started = time.monotonic()
+    broker = EmbeddedBroker(log_path=workdir / "broker.log").start()
     try:
-        env = {**os.environ, "CDRWATCH_BROKER": broker.url, "CDRWATCH_POLICY": args.policy,
-               "CDRWATCH_METRICS_PORT": str(args.metrics_port), "CDRWATCH_IDLE_FLUSH_S": "8",
-               "CDRWATCH_DATA_DIR": str(workdir / "data"), "CDRWATCH_APP_ID": "cdrwatch-demo"}
         settings = Settings()
         ensure_topics(broker.bootstrap, [settings.events_topic, settings.alerts_topic,
                                          settings.dlq_topic, settings.keyed_topic],
                       settings.partitions)
-        console.print(f"[bold]cdrwatch demo[/]: broker {broker.bootstrap}, metrics on "
-                      f"http://127.0.0.1:{args.metrics_port}/metrics, logs in {workdir}")
-        with (workdir / "worker.log").open("wb") as log:
+        console.print(f"broker {broker.bootstrap} ready in {time.monotonic() - started:.1f} s; "
+                      f"worker metrics on http://127.0.0.1:{args.metrics_port}/metrics")
+        env = {"CDRWATCH_REBALANCE_TIMEOUT_S": REBALANCE_TIMEOUT_S, **os.environ,
+               "CDRWATCH_BROKER": broker.url, "CDRWATCH_POLICY": str(policy_file),
+               "CDRWATCH_METRICS_PORT": str(args.metrics_port), "CDRWATCH_IDLE_FLUSH_S": "8",
+               "CDRWATCH_DATA_DIR": str(workdir / "data"), "CDRWATCH_APP_ID": "cdrwatch-demo"}
+        with log.open("wb") as out:
             worker = subprocess.Popen([sys.executable, "-m", "streams", "worker"], env=env,
-                                      stdout=log, stderr=subprocess.STDOUT)
+                                      stdout=out, stderr=subprocess.STDOUT)
+        _wait_ready(console, worker, log, deadline)
         consumer = KafkaConsumer(settings.alerts_topic, bootstrap_servers=broker.bootstrap,
                                  auto_offset_reset="earliest", consumer_timeout_ms=500)
-        failed: list[Exception] = []
-
-        close_after = horizon_s(build_families(load_policy(Path(args.policy))))
-
-        def _replay() -> None:
-            nonlocal report
-            try:
-                report = replay(fixtures, broker.bootstrap, settings.events_topic,
-                                speed=args.speed or None, progress=False, end_of_data=True,
-                                close_after_s=close_after)
-            except Exception as exc:  # the main loop says so and stops, not waits it out
-                failed.append(exc)
-
-        feeder = threading.Thread(target=_replay, daemon=True)
+        feeder = _Feeder(fixtures, broker.bootstrap, settings.events_topic, args.speed,
+                         close_after)
         feeder.start()
-        console.print(f"replaying {', '.join(map(str, fixtures))} at "
-                      f"{args.speed or 'max'}x event time; alerts appear below as they fire")
-        header = COLUMNS.format("event", "detector", "status", "severity", "key", "obs", "base",
-                                "why")
-        console.print(f"[bold]{header}[/]", overflow="ellipsis", no_wrap=True)
-        deadline = time.monotonic() + args.timeout
-        quiet_since = time.monotonic()
-        while time.monotonic() < deadline:
-            if worker.poll() is not None:
-                console.print(f"[red]worker exited ({worker.returncode}); see {workdir}/worker.log")
-                return 1
-            if failed:
-                console.print(f"[red]replay failed: {type(failed[0]).__name__}: {failed[0]}")
-                return 1
-            batch = consumer.poll(timeout_ms=500)
-            for records in batch.values():
-                for rec in records:
-                    alert = load_alert(rec.value)
-                    alerts.append(alert)
-                    console.print(alert_row(alert), overflow="ellipsis", no_wrap=True,
-                                  markup=True, highlight=False)
-                    quiet_since = time.monotonic()
-            consumed = scrape(args.metrics_port, "cdrwatch_messages_consumed_total") or 0
-            caught_up = not feeder.is_alive() and consumed >= report.sent > 0
-            if caught_up and time.monotonic() - quiet_since > 15:
-                break
-        consumer.close()
-        _summary(console, alerts, report, args.metrics_port)
+        pace = f"at {args.speed:g}x event time" if args.speed else "as fast as it goes"
+        console.print(f"replaying {', '.join(map(str, fixtures))} {pace}; alerts appear "
+                      "below as they fire, in event-time order within each arrival")
+        console.print(f"[bold]{header(console.width)}[/]", highlight=False)
+        with console.status("replay starting") as status:
+            _follow(console, consumer, worker, feeder, args, settings.partitions, log, alerts,
+                    deadline, status)
+        _summary(console, alerts, feeder.report, args.metrics_port)
         return 0
+    except DemoFailed as exc:
+        keep = "the demo failed"
+        Console(stderr=True).print(f"[red]cdrwatch demo: {exc}[/]", highlight=False)
+        return 1
     except KeyboardInterrupt:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut cleanup
         console.print("\ninterrupted; stopping")
-        _summary(console, alerts, report, args.metrics_port)
+        if feeder is not None:
+            _stop(feeder)
+            _summary(console, alerts, feeder.report, args.metrics_port, interrupted=True)
         return 130
     finally:
+        if feeder is not None:
+            _stop(feeder)
+        if consumer is not None:
+            consumer.close()
         stop_process(worker, timeout_s=15)
         broker.stop()
+        if keep:
+            console.print(f"logs kept in {workdir} ({keep}): worker.log, broker.log")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _summary(console: Console, alerts: list[Alert], report: ReplayReport, port: int) -> None:
-    table = Table(title="summary: alerts by detector and status")
-    for col in ("detector", "open", "update", "resolved", "keys"):
-        table.add_column(col)
-    by = Counter((a.detector, a.status) for a in alerts)
-    for det in sorted({a.detector for a in alerts}):
-        keys = ", ".join(sorted({a.key for a in alerts if a.detector == det}))[:60]
-        table.add_row(det, *(str(by[(det, s)]) for s in ("open", "update", "resolved")), keys)
-    console.print(table)
-    dead = scrape(port, "cdrwatch_dead_letters_total")
-    events = scrape(port, "cdrwatch_events_consumed_total")
-    console.print(f"replayed {report.sent} messages ({len(report.invalid)} invalid); worker read "
-                  f"{events if events is not None else '?'} CDRs, dead-lettered "
-                  f"{dead if dead is not None else '?'}; {len(alerts)} alerts")
+def _summary(console: Console, alerts: list[Alert], report: ReplayReport, port: int,
+             interrupted: bool = False) -> None:
+    console.print(summary_table(alerts))
+    dead = _total(port, "cdrwatch_dead_letters_total")
+    events = _total(port, "cdrwatch_events_consumed_total")
+    so_far = " so far" if interrupted else ""
+    console.print(f"replayed {report.sent:,} messages{so_far} ({len(report.invalid)} invalid); "
+                  f"worker read {count(events)} CDRs, dead-lettered {count(dead)}; "
+                  f"{len(alerts)} alerts")

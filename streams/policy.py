@@ -11,7 +11,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from streams.numbering import check_region, classify, home_country_code, normalise
 
@@ -166,6 +166,25 @@ class Policy(_Frozen):
 
     _known_region = field_validator("home_country")(check_region)
 
+    @model_validator(mode="after")
+    def _dialable_numbers(self) -> Policy:
+        """A number that cannot be read in the home plan would be dropped silently and never
+        protect or allow anything: refuse the file instead, naming the entry."""
+        lists = {"protected_numbers.numbers": self.protected_numbers.numbers,
+                 "allowlist.calling_numbers": self.allowlist.calling_numbers,
+                 **{f"allowlist.trunk_numbers.{trunk}": numbers
+                    for trunk, numbers in self.allowlist.trunk_numbers.items()}}
+        for key, numbers in lists.items():
+            for i, number in enumerate(numbers):
+                if normalise(number, self.home_country) is None:
+                    raise ValueError(f"key '{key}[{i}]': {number!r} is not a phone number of "
+                                     f"the {self.home_country} numbering plan")
+        for i, prefix in enumerate(self.protected_numbers.prefixes):
+            if not (prefix.startswith("+") and prefix[1:].isdigit()):
+                raise ValueError(f"key 'protected_numbers.prefixes[{i}]': {prefix!r} is not an "
+                                 "E.164 prefix such as '+39400'")
+        return self
+
     # Number lists normalised once, not on every call that reads them.
     @cached_property
     def protected_national(self) -> tuple[tuple[str, str], ...]:
@@ -270,7 +289,8 @@ def _validated(data: dict[str, Any], where: str) -> Policy:
         return Policy.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(
-            f"key '{'.'.join(str(p) for p in err['loc'])}': {err['msg']}" for err in exc.errors()
+            f"key '{'.'.join(str(p) for p in err['loc'])}': {err['msg']}" if err["loc"]
+            else err["msg"].removeprefix("Value error, ") for err in exc.errors()
         )
         raise PolicyError(f"{where}: {problems}") from exc
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -84,6 +85,7 @@ class ReplayReport:
     invalid: list[tuple[str, int, str]] = field(default_factory=list)
     seconds: float = 0.0
     watermarks: int = 0  # watermark messages sent at the ends of files, not counted in `sent`
+    last_watermark: float | None = None  # the event time the last of them said was complete
 
 
 def _send_watermark(producer: KafkaProducer, topic: str, ts: float) -> int:
@@ -103,6 +105,7 @@ class _Pacer:
 
     speed: float
     started: float
+    stop: threading.Event
     first_ts: float | None = None
 
     def wait(self, event_ts: float) -> None:
@@ -110,15 +113,18 @@ class _Pacer:
         due = self.started + (event_ts - self.first_ts) / self.speed
         wait = due - time.monotonic()  # read the clock once: it moves on meanwhile
         if wait > 0:
-            time.sleep(wait)
+            self.stop.wait(wait)
 
 
 def _send_file(producer: KafkaProducer, topic: str, path: Path, report: ReplayReport,
                skip_invalid: bool, pacer: _Pacer | None, bar: tqdm,
-               bounds: TimeBounds | None) -> float | None:
-    """Every line of one file; returns the latest start_time sent (None: no valid record)."""
+               bounds: TimeBounds | None, stop: threading.Event) -> float | None:
+    """Every line of one file, until `stop`; returns the latest start_time sent (None: no valid
+    record)."""
     latest: float | None = None
     for line in read_messages([path], bounds):
+        if stop.is_set():
+            break
         bar.update()
         if line.error:
             report.invalid.append((line.source, line.line_no, line.error))
@@ -138,7 +144,8 @@ def _send_file(producer: KafkaProducer, topic: str, path: Path, report: ReplayRe
 def replay(paths: list[Path], bootstrap: list[str] | str, topic: str, speed: float | None = None,
            skip_invalid: bool = False, progress: bool | None = None,
            end_of_data: bool = False, close_after_s: int = 0,
-           bounds: TimeBounds | None = None) -> ReplayReport:
+           bounds: TimeBounds | None = None, report: ReplayReport | None = None,
+           stop: threading.Event | None = None) -> ReplayReport:
     """Produce every line; `speed` paces by event time (None: as fast as possible).
 
     After each file with a valid record sent, every partition gets a watermark at the file's
@@ -146,26 +153,33 @@ def replay(paths: list[Path], bootstrap: list[str] | str, topic: str, speed: flo
     a previous file's watermark is late). With `end_of_data` the last file's watermark is
     instead the latest start_time of all files plus `close_after_s` (the longest window plus
     its lateness), which closes every window. `bounds` reports the records the worker will
-    refuse as invalid, and keeps them out of the watermarks.
+    refuse as invalid, and keeps them out of the watermarks. `report` is filled as it goes (a
+    caller reads it while the replay runs); `stop` ends the replay early, its producer closed.
     """
-    report = ReplayReport()
+    report = ReplayReport() if report is None else report
+    stop = threading.Event() if stop is None else stop
     producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=10, acks=1,
                              batch_size=256 * 1024)
     show = sys.stderr.isatty() if progress is None else progress
     started = time.monotonic()
-    pacer = _Pacer(speed, started) if speed else None
+    pacer = _Pacer(speed, started, stop) if speed else None
     latest: float | None = None  # over every file, for the end-of-data watermark
     try:
         with tqdm(unit="msg", disable=not show, desc="replay") as bar:
             for n, path in enumerate(paths, start=1):
                 file_latest = _send_file(producer, topic, path, report, skip_invalid, pacer, bar,
-                                         bounds)
+                                         bounds, stop)
+                if stop.is_set():
+                    break
                 if file_latest is not None:
                     latest = file_latest if latest is None else max(latest, file_latest)
                 if end_of_data and n == len(paths) and latest is not None:
-                    report.watermarks += _send_watermark(producer, topic, latest + close_after_s)
-                elif file_latest is not None:
-                    report.watermarks += _send_watermark(producer, topic, file_latest)
+                    mark: float | None = latest + close_after_s
+                else:
+                    mark = file_latest
+                if mark is not None:
+                    report.watermarks += _send_watermark(producer, topic, mark)
+                    report.last_watermark = mark
         producer.flush()
     finally:
         producer.close()

@@ -7,12 +7,15 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
+from rich import box
 from rich.console import Console
+from rich.padding import Padding
 from rich.table import Table
 
 from streams.evaluation.scoring import Evaluation, Incident
 
 EXAMPLES = 3  # false alarms shown per detector
+NARROW = 120  # below this width tables split, and their lists go on lines of their own
 
 
 def pct(value: float | None) -> str:
@@ -37,56 +40,101 @@ def _colour(value: float | None, good: float = 0.9, fair: float = 0.5) -> str:
     return f"[{style}]{text}[/]"
 
 
-def detector_table(ev: Evaluation) -> Table:
-    t = Table(title="Detectors (per call / per caller ID)", title_justify="left")
-    for name in ("detector", "flagged", "precision", "recall", "IDs", "ID prec.", "ID recall",
-                 "incidents", "false alarms", "per day"):
-        t.add_column(name, justify="left" if name == "detector" else "right")
+def _table(title: str, narrow: bool) -> Table:
+    """Light borders, and narrow only the column gap between cells: 80 columns hold them."""
+    return Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
+                 padding=(0, 0 if narrow else 1))
+
+
+def _names(t: Table, *names: str) -> None:
+    """Name columns: never cut (a truncated `burs...` names no detector)."""
+    for name in names:
+        t.add_column(name, no_wrap=True)
+
+
+def _figures(t: Table, *names: str) -> None:
+    for name in names:
+        t.add_column(name, justify="right")
+
+
+def detector_tables(ev: Evaluation, narrow: bool) -> list[Table]:
+    """One table; narrow, one per call and one per caller ID."""
+    calls = _table("Detectors, per call" if narrow else "Detectors (per call / per caller ID)",
+                   narrow)
+    _names(calls, "detector")
+    _figures(calls, "flagged", "precision", "recall")
+    ids = _table("Detectors, per caller ID", narrow) if narrow else calls
+    if narrow:
+        _names(ids, "detector")
+    _figures(ids, "IDs", "ID prec.", "ID recall")
+    _figures(calls, "incidents", "false alarms", "per day")
     for d in ev.detectors:
+        per_call = [str(d.flagged), _colour(d.precision), _colour(d.recall)]
+        per_id = [str(d.ids_flagged), _colour(d.id_precision), _colour(d.id_recall)]
         fa = f"[bold red]{d.false_alarms}[/]" if d.false_alarms else "0"
-        t.add_row(d.detector, str(d.flagged), _colour(d.precision), _colour(d.recall),
-                  str(d.ids_flagged), _colour(d.id_precision), _colour(d.id_recall),
-                  str(d.incidents), fa, f"{d.false_alarms_per_day or 0:g}")
-    return t
+        tail = [str(d.incidents), fa, f"{d.false_alarms_per_day or 0:g}"]
+        if narrow:
+            calls.add_row(d.detector, *per_call, *tail)
+            ids.add_row(d.detector, *per_id)
+        else:
+            calls.add_row(d.detector, *per_call, *per_id, *tail)
+    return [calls, ids] if narrow else [calls]
 
 
-def scenario_table(ev: Evaluation) -> Table:
-    t = Table(title="Scenarios", title_justify="left")
-    for name in ("scenario", "calls", "expected detectors", "recall", "any detector",
-                 "detected", "latency", "flagged by"):
-        t.add_column(name, justify="right" if name in ("calls", "latency") else "left")
+def _expected(ev: Evaluation, detectors: tuple[str, ...]) -> str:
+    return ", ".join(f"[dim]{d}?[/]" if d in ev.missing else d for d in detectors) or "-"
+
+
+def scenario_table(ev: Evaluation, narrow: bool) -> tuple[Table, list[str]]:
+    """The table, and narrow its detector lists as lines to print under it."""
+    t = _table("Scenarios", narrow)
+    notes = []
+    _names(t, "scenario")
+    _figures(t, "calls", "recall", "any detector", "detected", "latency")
+    if not narrow:
+        t.add_column("expected detectors")
+        t.add_column("flagged by")
     for s in ev.scenarios:
-        expected = ", ".join(
-            f"[dim]{d}?[/]" if d in ev.missing else d for d in s.expected) or "-"
         found = f"{s.detected}/{s.campaigns}" if s.campaigns else "-"
         if s.campaigns and s.detected < s.campaigns:
             found = f"[bold red]{found}[/]"
         by = ", ".join(f"{d} {n}" for d, n in s.by_detector.items()) or "-"
         any_style = _colour(s.recall_any) if s.recall is not None else pct(s.recall_any)
-        t.add_row(s.scenario, str(s.calls), expected, _colour(s.recall), any_style, found,
-                  secs(s.latency_s), by)
-    return t
+        row = [s.scenario, str(s.calls), _colour(s.recall), any_style, found, secs(s.latency_s)]
+        if narrow:
+            t.add_row(*row)
+            notes.append(f"{s.scenario}: expected {_expected(ev, s.expected)}; flagged by {by}")
+        else:
+            t.add_row(*row, _expected(ev, s.expected), by)
+    return t, notes
 
 
-def campaign_table(ev: Evaluation) -> Table:
-    t = Table(title="Campaigns (latency: event time from first call to first alert)",
-              title_justify="left")
-    for name in ("campaign", "start", "calls", "first expected detector", "latency", "recall",
-                 "also alerted"):
-        t.add_column(name, justify="right" if name in ("calls", "latency") else "left")
+def campaign_table(ev: Evaluation, narrow: bool) -> tuple[Table, list[str]]:
+    """The table, and narrow the other detectors that alerted as lines to print under it."""
+    t = _table("Campaigns (latency: event time from first call to first alert)", narrow)
+    notes = []
+    _names(t, "campaign", "start")
+    _figures(t, "calls", "latency", "recall")
+    _names(t, "first expected detector")
+    if not narrow:
+        t.add_column("also alerted")
     for c in ev.campaigns:
         who = c.detector or "[bold red]MISSED[/]"
         also = ", ".join(f"{d} {secs(c.latency_by[d])}" for d in c.others) or "-"
-        t.add_row(c.id, clock(c.start), str(c.calls), who, secs(c.latency_s),
-                  _colour(c.recall), also)
-    return t
+        row = [c.id, clock(c.start), str(c.calls), secs(c.latency_s), _colour(c.recall), who]
+        if narrow:
+            t.add_row(*row)
+            if c.others:
+                notes.append(f"{c.id}: also alerted {also}")
+        else:
+            t.add_row(*row, also)
+    return t, notes
 
 
-def false_alarm_table(ev: Evaluation) -> Table:
-    t = Table(title="False alarms (incidents whose calls are mostly normal traffic)",
-              title_justify="left")
-    for name in ("detector", "at", "key", "explanation"):
-        t.add_column(name, overflow="fold")
+def false_alarm_table(ev: Evaluation, narrow: bool) -> Table:
+    t = _table("False alarms (incidents whose calls are mostly normal traffic)", narrow)
+    _names(t, "detector", "at", "key")
+    t.add_column("explanation", overflow="fold", ratio=1)
     shown: dict[str, int] = {}
     for inc in ev.false_alarms:
         shown[inc.detector] = shown.get(inc.detector, 0) + 1
@@ -102,12 +150,18 @@ def print_report(ev: Evaluation, console: Console | None = None, source: str = "
     console.print(f"[bold]cdrwatch evaluate[/] {source}: {ev.events:,} calls over "
                   f"{ev.days * 24:.1f} h, {len(ev.incidents)} incidents ({alerts} alerted "
                   f"windows), {ev.seconds:.1f} s")
-    console.print(detector_table(ev))
-    console.print(scenario_table(ev))
+    narrow = console.width < NARROW
+    for table in detector_tables(ev, narrow):
+        console.print(table)
+    tables = [scenario_table(ev, narrow)]
     if ev.campaigns:
-        console.print(campaign_table(ev))
+        tables.append(campaign_table(ev, narrow))
+    for table, notes in tables:
+        console.print(table)
+        for note in notes:
+            console.print(Padding(note, (0, 0, 0, 2)), highlight=False)
     if ev.false_alarms:
-        console.print(false_alarm_table(ev))
+        console.print(false_alarm_table(ev, narrow))
     else:
         console.print("[green]no false alarms: every incident is mostly fraud calls[/]")
     if ev.missing:

@@ -1,7 +1,7 @@
 """`cdrwatch generate`: synthetic CDR traffic with labels, from the command line.
 
 The main CLI owns the parser; it calls `add_arguments` on its subparser and `run` with
-the parsed namespace.
+the parsed namespace. Generation and writing load in `run`, not for `--help`.
 """
 
 from __future__ import annotations
@@ -18,9 +18,12 @@ from pydantic import ValidationError
 
 from streams.traffic.campaigns import SCENARIOS, default_campaigns
 from streams.traffic.config import CampaignSpec, TrafficConfig
-from streams.traffic.generate import generate_traffic
-from streams.traffic.writer import write_json, write_jsonl
+from streams.usage import UsageError, describe, output_file
 
+# TrafficConfig fields -> the flags that set them, for error messages.
+FLAGS = {"home_region": "--home", "start": "--start", "hours": "--hours",
+          "calls_per_hour": "--calls-per-hour", "international_share": "--international-share",
+          "seed": "--seed", "max_lateness_s": "--max-lateness"}
 _OFFSET = re.compile(r"^(\d+(?:\.\d+)?)([smh]?)$")
 
 
@@ -58,11 +61,13 @@ def add_traffic_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGr
     parser.add_argument("--home", default="IT", help="operator's ISO region (IT, CN, ...)")
     parser.add_argument("--start", default="2026-11-20T00:00:00Z",
                         help="first event time, RFC 3339 with Z or offset")
-    parser.add_argument("--hours", type=float, default=24.0)
+    parser.add_argument("--hours", type=float, default=24.0, help="length of the traffic")
     parser.add_argument("--calls-per-hour", type=float, default=2000.0,
                         help="daily mean of normal domestic + international calls")
-    parser.add_argument("--international-share", type=float, default=0.08)
-    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--international-share", type=float, default=0.08,
+                        help="share of normal calls from abroad")
+    parser.add_argument("--seed", type=int, default=7,
+                        help="random seed: the same seed gives the same records")
     parser.add_argument("--max-lateness", type=float, default=30.0, metavar="SECONDS",
                         help="records arrive at most this far out of start-time order")
     parser.add_argument("--campaign", action="append", default=[], metavar="NAME[:k=v,...]",
@@ -75,10 +80,12 @@ def add_traffic_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGr
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_traffic_arguments(parser)
     parser.add_argument("--out", default="events.jsonl", help="records (JSONL); '-' = stdout")
-    parser.add_argument("--labels", default=None,
-                        help="ground-truth labels (JSONL); default <out>.labels.jsonl")
-    parser.add_argument("--campaigns-out", default=None,
-                        help="campaign summary (JSON); default <out>.campaigns.json")
+    parser.add_argument("--labels", default=None, metavar="FILE",
+                        help="ground-truth labels (JSONL) (default: beside --out, day.jsonl -> "
+                        "day.labels.jsonl; none with --out -)")
+    parser.add_argument("--campaigns-out", default=None, metavar="FILE",
+                        help="campaign summary (JSON) (default: beside --out, day.jsonl -> "
+                        "day.campaigns.json; none with --out -)")
 
 
 def _beside(out: str, suffix: str) -> str | None:
@@ -105,19 +112,26 @@ def build_config(args: argparse.Namespace) -> TrafficConfig:
 
 
 def run(args: argparse.Namespace) -> int:
+    from streams.traffic.generate import generate_traffic
+    from streams.traffic.writer import write_json, write_jsonl
+
+    labels = args.labels or _beside(args.out, ".labels.jsonl")
+    summary = args.campaigns_out or _beside(args.out, ".campaigns.json")
+    for path, flag in ((args.out, "--out"), (labels, "--labels"), (summary, "--campaigns-out")):
+        if path and path != "-":
+            output_file(path, flag)
     try:
         config = build_config(args)
         began = time.perf_counter()
         traffic = generate_traffic(config)
-    except (ValueError, ValidationError) as exc:
-        print(f"cdrwatch generate: {exc}", file=sys.stderr)
-        return 2
+    except ValidationError as exc:
+        raise UsageError(f"generate: {describe(exc, FLAGS)}") from exc
+    except ValueError as exc:
+        raise UsageError(f"generate: {exc}") from exc
     took = time.perf_counter() - began
     write_jsonl(args.out, traffic.records, desc="records")
-    labels = args.labels or _beside(args.out, ".labels.jsonl")
     if labels:
         write_jsonl(labels, traffic.labels, desc="labels")
-    summary = args.campaigns_out or _beside(args.out, ".campaigns.json")
     if summary:
         write_json(summary, traffic.campaigns)
     fraud = sum(c["calls"] for c in traffic.campaigns)

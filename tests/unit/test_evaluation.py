@@ -7,15 +7,20 @@ change that loses recall or precision fails here.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import io
 from datetime import timedelta
 from pathlib import Path
 
 import orjson
 import pytest
+from rich.console import Console
 
+from streams import evaluate_cli as cli
 from streams.detect.engine import run_offline
-from streams.evaluation import EXPECTED, cli, evaluate, observe
+from streams.evaluation import EXPECTED, evaluate, observe
 from streams.evaluation.inputs import generated, load_files
+from streams.evaluation.report import print_report
 from streams.evaluation.scoring import (
     CallFact,
     Campaign,
@@ -32,6 +37,7 @@ from streams.settings import DEFAULT_POLICY
 from streams.traffic import SCENARIOS, CampaignSpec, TrafficConfig
 from streams.traffic.spoofing import default_protected
 from streams.traffic.writer import write_json, write_jsonl
+from streams.usage import UsageError
 
 TABLE = {"spoof": ("rule_a",), "burst": ("win_b", "win_c")}
 
@@ -216,7 +222,8 @@ def test_cli_reads_generator_files_and_writes_json_and_png(tmp_path: Path,
                        "intl_burst-2": (True, "burst_range")}
     assert (tmp_path / "ev.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "spoof_protected" in capsys.readouterr().out
-    assert cli.run(parser.parse_args([])) == 2  # neither --events nor --generate
+    with pytest.raises(UsageError, match="either --events"):
+        cli.run(parser.parse_args([]))  # neither --events nor --generate
 
 
 def _cli_args(*argv: str) -> argparse.Namespace:
@@ -264,3 +271,51 @@ def test_a_rule_the_policy_switches_off_is_reported_as_not_run() -> None:
     ev = evaluate(sample.events, sample.labels, off, sample.campaigns)
     assert ev.missing == ["spoof_domestic_from_abroad", "spoof_unverified_roaming"]
     assert evaluate(sample.events, sample.labels, POLICY, sample.campaigns).missing == []
+
+
+@pytest.mark.parametrize("width", [80, 200])
+def test_report_fits_the_width_with_every_name_whole(sample: tuple, width: int) -> None:
+    ev = dataclasses.replace(sample[1], false_alarms=sample[1].incidents[:2])
+    out = io.StringIO()
+    print_report(ev, Console(file=out, width=width, color_system=None), source="sample")
+    text = out.getvalue()
+    lines = text.splitlines()
+    assert "…" not in text and max(len(line) for line in lines) <= width
+    starts = {line.split()[0] for line in lines if line.strip()}
+    assert {d.detector for d in ev.detectors} <= starts  # a name at the start of its row
+    assert {s.scenario for s in ev.scenarios} <= starts
+    assert {c.id for c in ev.campaigns} <= starts
+    words = set(text.replace(",", " ").replace(";", " ").split())
+    for s in ev.scenarios:  # the lists are there too, on the row or under the table
+        assert set(s.by_detector) <= words, s.scenario
+    assert "False alarms" in text and ev.false_alarms[0].detector in starts
+
+
+def test_latency_chart_reads_in_one_unit_on_a_log_axis_with_every_bar_visible(
+        sample: tuple) -> None:
+    from matplotlib.figure import Figure
+
+    from streams.evaluation import chart
+
+    ev = sample[1]
+    missed = dataclasses.replace(ev.campaigns[0], detector=None, latency_s=None)
+    ev = dataclasses.replace(ev, campaigns=[missed, *ev.campaigns[1:]])
+    assert any(c.latency_s == 0 for c in ev.campaigns)  # caught on the first call
+    assert max(c.latency_s or 0 for c in ev.campaigns) > 30 * 60  # and one slow ramp
+    fig = Figure()
+    ax_lat, ax_vol = fig.add_subplot(2, 1, 1), fig.add_subplot(2, 1, 2)
+    chart._latency(ax_lat, ev, chart.palette([d.detector for d in ev.detectors]))
+    chart._volume(ax_vol, ev)
+    assert ax_lat.get_xscale() == "log"
+    assert "minutes" not in ax_lat.get_xlabel()
+    ticks = [t.get_text() for t in ax_lat.get_xticklabels()]
+    assert {"1 s", "1 min", "1 h"} <= set(ticks)
+    left = ax_lat.get_xlim()[0]
+    assert all(p.get_x() + p.get_width() >= 2 * left for p in ax_lat.patches)  # none invisible
+    for label, c in zip(ax_lat.get_yticklabels(), reversed(ev.campaigns), strict=True):
+        assert label.get_text().count(c.scenario) == 1
+    texts = [t.get_text() for t in ax_lat.texts]
+    assert "MISSED by every expected detector" in texts
+    assert any(t.startswith("on its first call") for t in texts)
+    legend = [t.get_text() for t in ax_vol.get_legend().get_texts()]
+    assert "campaign start, missed" in legend and "campaign start, detected" in legend

@@ -1,0 +1,83 @@
+"""`cdrwatch detect`: arguments, checks before the run, the summary, and an exit code a script
+can act on (rejected lines and empty input are not a success)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+
+from streams.usage import add_policy, input_file, load_checked_policy, output_file
+
+EXIT_REJECTED = 3  # more lines rejected than --max-rejected; the alerts are still written
+EXIT_NOTHING_READ = 4  # not one valid call record (empty input, wrong format or CSV header)
+SHOWN_REJECTED = 20  # rejected lines printed one by one; the rest are counted
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is negative")
+    return value
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("files", nargs="+", metavar="FILE",
+                   help="JSONL (one record or a JSON array per line) or CSV with a header")
+    add_policy(p)
+    p.add_argument("--out", metavar="ALERTS.jsonl", help="write the alerts as JSONL here")
+    p.add_argument("--max-rejected", type=_count, default=0, metavar="N",
+                   help=f"rejected records tolerated; more exit with code {EXIT_REJECTED}")
+    p.set_defaults(func=run)
+
+
+def exit_code(events: int, rejected: int, max_rejected: int) -> int:
+    """0 clean, EXIT_NOTHING_READ when no call was read, EXIT_REJECTED past the tolerance."""
+    if events == 0:
+        return EXIT_NOTHING_READ
+    return EXIT_REJECTED if rejected > max_rejected else 0
+
+
+def _print_rejected(rejected: list[tuple[str, int, str]]) -> None:
+    for source, line_no, reason in rejected[:SHOWN_REJECTED]:
+        print(f"{source}:{line_no}: rejected: {reason}", file=sys.stderr)
+    if len(rejected) > SHOWN_REJECTED:
+        print(f"... and {len(rejected) - SHOWN_REJECTED} more rejected records", file=sys.stderr)
+
+
+def run(args: argparse.Namespace) -> int:
+    policy = load_checked_policy(args.policy)
+    files = [input_file(f) for f in args.files]
+    out = output_file(args.out, "--out") if args.out else None
+
+    from streams.offline import detect_files, write_alerts
+    from streams.runtime import tune_gc
+
+    tune_gc()
+    report = detect_files(files, policy)
+    _print_rejected(report.rejected)
+    unmapped = report.result.unmapped_trunks
+    if unmapped:
+        names = ", ".join(f"{t} ({n})" for t, n in sorted(unmapped.items())[:20])
+        print(f"cdrwatch detect: warning: {sum(unmapped.values())} calls on trunks missing from "
+              f"the policy's [trunks] and without ingress_kind, read as national: {names}",
+              file=sys.stderr)
+    if out:
+        write_alerts(report.result.alerts, out)
+    by = Counter((a.detector, a.status) for a in report.result.alerts)
+    for (detector, status), n in sorted(by.items()):
+        print(f"{detector:28s} {status:9s} {n}")
+    events, rejected = report.result.events, len(report.rejected)
+    print(f"{events} events, {len(report.result.alerts)} alerts, "
+          f"{rejected} rejected, {report.events_per_s:,.0f} events/s")
+    code = exit_code(events, rejected, args.max_rejected)
+    sources = ", ".join(args.files)
+    if code == EXIT_NOTHING_READ and not rejected:
+        print(f"cdrwatch: no call record in {sources}: the input is empty", file=sys.stderr)
+    elif code == EXIT_NOTHING_READ:
+        print(f"cdrwatch: no valid call record in {sources} ({rejected} rejected): is it JSONL, "
+              "or CSV with a header and a .csv name?", file=sys.stderr)
+    elif code == EXIT_REJECTED:
+        print(f"cdrwatch: {rejected} records rejected (--max-rejected {args.max_rejected}); "
+              f"exit code {EXIT_REJECTED}", file=sys.stderr)
+    return code
