@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -98,14 +99,22 @@ class _SteppingClock:
 
     def __init__(self) -> None:
         self.now = 0.0
-        self.slept: list[float] = []
 
     def monotonic(self) -> float:
         self.now += 0.0004
         return self.now
 
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)  # time.sleep raises ValueError on a negative length
+
+class _RecordingStop(threading.Event):
+    """The replay's stop event, recording every wait the pacer asks of it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waits: list[float] = []
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waits.append(timeout if timeout is not None else float("inf"))
+        return False
 
 
 def test_pacing_never_sleeps_a_negative_time_when_the_clock_moves_on(
@@ -118,6 +127,7 @@ def test_pacing_never_sleeps_a_negative_time_when_the_clock_moves_on(
                                 for i in range(4)))
     clock = _SteppingClock()
     monkeypatch.setattr(streams.replay, "time", clock)
-    report = replay([path], broker.bootstrap, topic, speed=1000.0, progress=False)
+    stop = _RecordingStop()
+    report = replay([path], broker.bootstrap, topic, speed=1000.0, progress=False, stop=stop)
     assert report.sent == 4
-    assert clock.slept and all(s > 0 for s in clock.slept)
+    assert stop.waits and all(s > 0 for s in stop.waits)

@@ -6,6 +6,7 @@ import base64
 import copy
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -133,6 +134,8 @@ def test_kafka_is_one_kraft_node_that_creates_no_topic_by_itself() -> None:
 
 
 def test_topic_init_creates_every_topic_the_worker_uses(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [n for n in os.environ if n.startswith("CDRWATCH_")]:
+        monkeypatch.delenv(name)  # only the compose file's values count here
     for name, value in _env("worker").items():
         monkeypatch.setenv(name, value)
     settings = Settings()
