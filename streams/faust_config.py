@@ -173,9 +173,9 @@ def create_app(settings: Settings) -> CdrwatchApp:
         broker_heartbeat_interval=1,
         producer_linger=settings.producer_linger_ms / 1000,
         consumer_auto_offset_reset="earliest",
-        # The store is in memory, so it never outlives the changelog; after a rebalance the
-        # broker's reported end can lag what a standby already read (CI: 256 > 235), and the
-        # check then crashed the joining worker's recovery.
+        # The store is in memory, so it never outlives the changelog; and Tansu's reported
+        # end of a changelog partition could lag what a standby had already read (CI:
+        # 256 > 235: the understated end read_ends corrects), which crashed the check.
         recovery_consistency_check=False,
         web_enabled=False,
         table_cleanup_interval=60,
