@@ -25,7 +25,9 @@ class Settings(BaseSettings):
     partitions: int = Field(4, ge=1, description="partitions for topics the worker creates")
     policy: Path = DEFAULT_POLICY
     metrics_port: int = Field(9108, ge=0, le=65535, description="0 disables the /metrics server")
-    metrics_host: str = "0.0.0.0"
+    # Loopback unless told: CDRs are personal data, and nothing should listen on every
+    # interface by default (the image and the manifests set the pod address).
+    metrics_host: str = "127.0.0.1"
     log_level: str = "info"
     log_json: bool = False
     batch_size: int = Field(500, ge=1, description="max messages per take() batch")

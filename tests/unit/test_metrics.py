@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from prometheus_client import CollectorRegistry
 
@@ -55,3 +57,15 @@ def test_no_metric_takes_a_phone_number_label(metrics: Metrics) -> None:
 ])
 def test_rejection_reasons_fold_into_a_bounded_label_set(reason: str, label: str) -> None:
     assert reject_reason(reason) == label
+
+
+def test_metrics_listen_on_loopback_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ipaddress
+
+    from streams.settings import Settings
+
+    for name in [n for n in os.environ if n.startswith("CDRWATCH_")]:
+        monkeypatch.delenv(name)
+    assert ipaddress.ip_address(Settings().metrics_host).is_loopback
+    monkeypatch.setenv("CDRWATCH_METRICS_HOST", "0.0.0.0")
+    assert Settings().metrics_host == "0.0.0.0"
