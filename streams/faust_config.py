@@ -53,13 +53,17 @@ async def read_ends(consumer: aiokafka.AIOKafkaConsumer, reported: Mapping[TP, i
         for tp, end in todo.items():
             consumer.seek(aiokafka.TopicPartition(tp.topic, tp.partition), end - 1)
         deadline = time.monotonic() + limit_s
+        unread = set(todo)  # no fetch has answered for these yet: an empty poll proves nothing
         while time.monotonic() < deadline:
             got = await consumer.getmany(timeout_ms=settle_ms)
-            if not got:
-                break  # nothing more after what was read: each partition's end is known
             for ktp, records in got.items():
                 tp = TP(ktp.topic, ktp.partition)
                 ends[tp] = max(ends[tp], records[-1].offset + 1)
+                unread.discard(tp)
+            unread = {tp for tp in unread if consumer.highwater(
+                aiokafka.TopicPartition(tp.topic, tp.partition)) is None}
+            if not got and not unread:
+                break  # nothing more after what was read: each partition's end is known
     finally:
         await consumer.stop()
     return ends
