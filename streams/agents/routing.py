@@ -32,21 +32,17 @@ def partition_of(family: str, key: str, partitions: int) -> int:
     return zlib.crc32(f"{family}|{key}".encode()) % partitions
 
 
-def _array(n: int) -> bytes:
-    """The header of a MessagePack array of `n` elements."""
-    if n < 16:
-        return bytes((0x90 | n,))
-    return (b"\xdc" + n.to_bytes(2, "big")) if n < 1 << 16 else (b"\xdd" + n.to_bytes(4, "big"))
-
-
 _encode = msgspec.msgpack.Encoder().encode
-_TRUE, _FALSE = _encode(True), _encode(False)
+# What an array's elements add to a message beyond their own bytes: its headers, at most.
+HEADERS = 16
 
 
 def pack(routed: list[Routed], partitions: int, marks: dict[int, Mark], sources: int,
          max_bytes: int = MAX_BYTES, generation: int = 0) -> list[tuple[int, bytes]]:
     """(partition, message) pairs; every keyed partition gets at least one, so each learns
-    how far event time has come even when this batch has nothing for it."""
+    how far event time has come even when this batch has nothing for it. Groups are
+    encoded once each and embedded as they are (`msgspec.Raw`), so a message's size is
+    known before it is built."""
     keyed: dict[tuple[str, str], list[Item]] = defaultdict(list)
     for family, key, item in routed:
         keyed[(family, key)].append(item)
@@ -58,40 +54,40 @@ def pack(routed: list[Routed], partitions: int, marks: dict[int, Mark], sources:
             parts[target].append(group)
         else:
             parts[target].extend(_split(family, key, items, max_bytes // 2))
-    head = _encode([[p, ts, idle] for p, (ts, idle) in marks.items()]) + _encode(sources) + (
-        _encode(generation))
+    head = msgspec.Raw(_encode([[p, ts, idle] for p, (ts, idle) in marks.items()]))
+    base = len(head) + HEADERS
+
+    def message(more: bool, groups: list[bytes]) -> bytes:
+        return _encode((head, sources, generation, more, [msgspec.Raw(g) for g in groups]))
+
     out = []
     for p in range(partitions):
         batch: list[bytes] = []
-        size = len(head) + 16  # headers
+        size = base
         for group in parts.get(p, []):
             if batch and size + len(group) > max_bytes:
-                out.append((p, _message(head, True, batch)))
-                batch, size = [], len(head) + 16
+                out.append((p, message(True, batch)))
+                batch, size = [], base
             batch.append(group)
             size += len(group)
-        out.append((p, _message(head, False, batch)))
+        out.append((p, message(False, batch)))
     return out
-
-
-def _message(head: bytes, more: bool, groups: list[bytes]) -> bytes:
-    return b"".join((_array(5), head, _TRUE if more else _FALSE, _array(len(groups)), *groups))
 
 
 def _split(family: str, key: str, items: list[Item], limit: int) -> list[bytes]:
     """A key's rows as several groups of at most `limit` bytes each, in order; all but the
     last say that more rows follow."""
-    name = _array(4) + _encode(family) + _encode(key)
+    base = len(_encode(family)) + len(_encode(key)) + HEADERS
     out: list[bytes] = []
-    chunk: list[bytes] = []
-    size = len(name) + 8
+    chunk: list[msgspec.Raw] = []
+    size = base
     for row in map(_encode, items):
         if chunk and size + len(row) > limit:
-            out.append(b"".join((name, _array(len(chunk)), *chunk, _TRUE)))
-            chunk, size = [], len(name) + 8
-        chunk.append(row)
+            out.append(_encode((family, key, chunk, True)))
+            chunk, size = [], base
+        chunk.append(msgspec.Raw(row))
         size += len(row)
-    out.append(b"".join((name, _array(len(chunk)), *chunk, _FALSE)))
+    out.append(_encode((family, key, chunk, False)))
     return out
 
 
