@@ -49,9 +49,10 @@ async def read_ends(consumer: aiokafka.AIOKafkaConsumer, reported: Mapping[TP, i
         return ends
     await consumer.start()
     try:
-        consumer.assign([aiokafka.TopicPartition(tp.topic, tp.partition) for tp in todo])
+        kafka = {tp: aiokafka.TopicPartition(tp.topic, tp.partition) for tp in todo}
+        consumer.assign(list(kafka.values()))
         for tp, end in todo.items():
-            consumer.seek(aiokafka.TopicPartition(tp.topic, tp.partition), end - 1)
+            consumer.seek(kafka[tp], end - 1)
         deadline = time.monotonic() + limit_s
         unread = set(todo)  # no fetch has answered for these yet: an empty poll proves nothing
         while time.monotonic() < deadline:
@@ -59,9 +60,7 @@ async def read_ends(consumer: aiokafka.AIOKafkaConsumer, reported: Mapping[TP, i
             for ktp, records in got.items():
                 tp = TP(ktp.topic, ktp.partition)
                 ends[tp] = max(ends[tp], records[-1].offset + 1)
-                unread.discard(tp)
-            unread = {tp for tp in unread if consumer.highwater(
-                aiokafka.TopicPartition(tp.topic, tp.partition)) is None}
+            unread = {tp for tp in unread if consumer.highwater(kafka[tp]) is None}
             if not got and not unread:
                 break  # nothing more after what was read: each partition's end is known
     finally:

@@ -60,7 +60,7 @@ def test_kustomization_lists_exactly_the_manifests() -> None:
 
 
 def test_kubectl_kustomize_builds_the_base() -> None:
-    kubectl = tool("kubectl", "Debian's kubectl package")
+    kubectl = tool("kubectl", "in the machine image (Cloud SDK apt package), not Debian")
     done = subprocess.run([kubectl, "kustomize", str(K8S)], capture_output=True, text=True,
                           check=False)
     assert done.returncode == 0, done.stderr
