@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     )
     flush_interval_s: float = Field(
         5.0, gt=0, description="how often event-time marks are sent while no events come")
+    state_write_interval_s: float = Field(
+        0.02, gt=0, description="how long a key's changes gather before a write round sends "
+        "its state to the changelog; its keyed messages are committed only after that")
     rebalance_timeout_s: int = Field(10, ge=1)
     producer_linger_ms: int = Field(5, ge=0)
     fetch_max_wait_ms: int = Field(

@@ -22,7 +22,16 @@ from streams.agents.continuity import watch
 from streams.agents.delivery import backoff, deliver, enqueue, handled
 from streams.agents.ingest import reject
 from streams.agents.routing import partition_of, unpack
-from streams.app import alerts_topic, app, engine, keyed_topic, metrics, policy, state_table
+from streams.app import (
+    alerts_topic,
+    app,
+    engine,
+    keyed_topic,
+    metrics,
+    policy,
+    settings,
+    state_table,
+)
 from streams.detect.keyed import KeyedStates
 from streams.detect.windowed import FoldStats
 from streams.events import Alert, BadRecord, dump_alert
@@ -134,10 +143,8 @@ async def settle(writes: list[Write]) -> None:
             writes = await write_changed([fk for fk, *_ in errors])
 
 
-# Changes gather this long before a round writes each changed key once: a campaign's key,
-# changed by nearly every message, is written once a round, not once a message.
-ROUND_S = 0.02
-_unwritten: list[Any] = []  # events folded whose changes no round has written yet
+# Folded events whose changes no write round has written yet: acked once one has.
+_unwritten: list[Any] = []
 _rounds: asyncio.Task[None] | None = None
 
 
@@ -152,16 +159,29 @@ async def write_round() -> None:
 
 
 async def _write_rounds() -> None:
-    while _unwritten:
-        await asyncio.sleep(ROUND_S)
-        await write_round()
+    """Changes gather for `state_write_interval_s` before a round writes each changed key
+    once: a campaign's key, changed by nearly every message, is written once a round."""
+    while True:
+        await asyncio.sleep(settings.state_write_interval_s)
+        try:
+            await write_round()
+        except Exception as exc:  # its events stay unacked: their partition is read again
+            metrics.internal_errors.labels(where="write round").inc()
+            log.warning("state write round failed: %s", type(exc).__name__)
+        if not _unwritten:
+            return
+
+
+def round_soon() -> None:
+    """A write round within the interval, unless one is on its way already."""
+    global _rounds
+    if _rounds is None or _rounds.done():
+        _rounds = asyncio.ensure_future(_write_rounds())
 
 
 def _written_later(event: Any) -> None:
-    global _rounds
     _unwritten.append(event)
-    if _rounds is None or _rounds.done():
-        _rounds = asyncio.ensure_future(_write_rounds())
+    round_soon()
 
 
 def count(stats: dict[str, FoldStats]) -> None:
@@ -219,6 +239,11 @@ async def handle(partition: int, value: bytes) -> None:
 
 @app.agent(keyed_topic)
 async def keyed(stream):  # type: ignore[no-untyped-def]
+    # Faust's compiled stream loop acks a message itself, past the worker's consumer, as
+    # soon as the agent moves on: a keyed partition was committed before the write round
+    # carrying its state reached the changelog. The agent lets go of each message here
+    # instead, and the consumer commits it once it is also handled.
+    stream.enable_acks = False
     async for event in stream.events():
         watch(event)
         msg = event.message
@@ -232,11 +257,12 @@ async def keyed(stream):  # type: ignore[no-untyped-def]
             await reject(BadRecord(f"internal: {type(exc).__name__}: {exc}", event.value),
                          msg.topic, msg.partition, msg.offset)
             handled([event])
-            continue
-        if states.revision == revision:  # nothing durable changed: nothing to wait for
-            handled([event])
-        else:  # acked once a round has written what it changed; folding goes on meanwhile
-            _written_later(event)
+        else:
+            if states.revision == revision:  # nothing durable changed: nothing to wait for
+                handled([event])
+            else:  # acked once a round has written what it changed; folding goes on
+                _written_later(event)
+        await stream.ack(event)
 
 
 @app.on_partitions_assigned.connect
@@ -272,7 +298,7 @@ async def upkeep() -> None:
                 if clock.value is not None:
                     alerts += states.sweep(partition, clock.value)
             await publish(alerts)
-        await write_round()
+        round_soon()  # what the sweep changed
         opened = states.open_incidents()
         for detector in engine.families:
             metrics.open_alerts.labels(detector=detector).set(opened.get(detector, 0))
