@@ -48,5 +48,5 @@ EXPOSE 9108
 # The only HTTP endpoint the worker serves today is Prometheus' /metrics (streams/metrics.py,
 # started as an app task): healthy = the process is up and answers, not "partitions assigned".
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
-    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/metrics' % os.environ.get('CDRWATCH_METRICS_PORT', '9108'), timeout=4)"]
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/livez' % os.environ.get('CDRWATCH_METRICS_PORT', '9108'), timeout=4)"]
 ENTRYPOINT ["cdrwatch", "worker"]

@@ -13,6 +13,7 @@ from streams.detect.families import SPOOF_RULES
 from streams.faust_config import create_app, raw_topic
 from streams.metrics import Metrics
 from streams.policy import load_policy, policy_hash
+from streams.probes import Probes, serve
 from streams.settings import get_settings
 
 settings = get_settings()
@@ -40,9 +41,12 @@ state_table = app.Table(
 )
 
 
+probes = Probes()
+
+
 @app.task
 async def _serve_metrics() -> None:
-    metrics.serve(settings.metrics_port, settings.metrics_host)
+    serve(probes, metrics.registry, settings.metrics_port, settings.metrics_host)
 
 
 from streams.agents import health, ingest, keyed  # noqa: E402,F401  (registers the agents)

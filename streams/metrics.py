@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import get_args
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
 from streams.events import AlertStatus, Severity
 
@@ -124,10 +124,6 @@ class Metrics:
             self.redelivered.labels(family=family)
         for where in ("ingest", "keyed", "timer"):
             self.internal_errors.labels(where=where)
-
-    def serve(self, port: int, host: str = "0.0.0.0") -> None:
-        if port:
-            start_http_server(port, addr=host, registry=self.registry)
 
 
 def reject_reason(reason: str) -> str:

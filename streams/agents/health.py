@@ -1,4 +1,5 @@
-"""Worker health: consumer lag per assigned partition, and the worker's own log format.
+"""Worker health: consumer lag per assigned partition, the beat behind /livez and /readyz
+(streams/probes.py), and the worker's own log format.
 
 Lag is the one signal that says the worker cannot keep up, so it is measured against the
 broker (end offsets), not against what this worker happens to have fetched last.
@@ -11,7 +12,7 @@ from typing import Any
 
 from faust.types import TP
 
-from streams.app import app, events_topic, keyed_topic, metrics, settings
+from streams.app import app, events_topic, keyed_topic, metrics, probes, settings
 
 log = logging.getLogger(__name__)
 
@@ -83,3 +84,11 @@ async def record_consumer_lag() -> None:
         metrics.consumer_lag.remove(*labels)
     _reported.clear()
     _reported.update(current)
+
+
+@app.timer(interval=1.0)
+async def beat() -> None:
+    """The loop turns; ready once in the group with partitions and nothing being restored."""
+    topics = {events_topic.get_topic_name(), keyed_topic.get_topic_name()}
+    assigned = any(tp.topic in topics for tp in app.consumer.assignment())
+    probes.beat(assigned and not app.rebalancing and not app.in_recovery)

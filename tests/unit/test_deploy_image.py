@@ -7,12 +7,14 @@ import json
 import shlex
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
-from prometheus_client import CollectorRegistry, Counter, start_http_server
+from prometheus_client import CollectorRegistry
 
 from streams.broker import free_port
+from streams.probes import Probes, serve
 from streams.settings import Settings
 from tests.unit.deploy_files import ROOT, SETTINGS_ENV, tool
 
@@ -145,14 +147,15 @@ def _healthcheck_code() -> str:
     return cmd[2]
 
 
-def test_healthcheck_passes_while_metrics_answer_and_fails_when_they_do_not() -> None:
-    """The image's own check, run against the metrics server the worker uses."""
+def test_healthcheck_passes_while_the_worker_loop_beats_and_fails_when_it_does_not() -> None:
+    """The image's own check, run against the server the worker uses (streams/probes.py)."""
     code = _healthcheck_code()
-    assert "/metrics" in code and "CDRWATCH_METRICS_PORT" in code
-    registry = CollectorRegistry()
-    Counter("cdrwatch_probe", "health check probe", registry=registry).inc()
-    port = free_port()
-    start_http_server(port, addr="127.0.0.1", registry=registry)
+    assert "/livez" in code and "CDRWATCH_METRICS_PORT" in code
+    probes = Probes(stale_s=30)
+    port, stalled = free_port(), free_port()
+    serve(probes, CollectorRegistry(), port, "127.0.0.1")
+    serve(Probes(stale_s=30, beat_at=time.monotonic() - 60), CollectorRegistry(), stalled,
+          "127.0.0.1")
 
     def check(p: int) -> int:
         env = {"CDRWATCH_METRICS_PORT": str(p), "PATH": ""}
@@ -160,6 +163,7 @@ def test_healthcheck_passes_while_metrics_answer_and_fails_when_they_do_not() ->
                               timeout=30, check=False).returncode
 
     assert check(port) == 0
+    assert check(stalled) != 0  # the server answers, the loop does not turn
     assert check(free_port()) != 0
 
 

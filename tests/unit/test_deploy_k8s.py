@@ -163,9 +163,10 @@ def test_pdb_covers_the_workers_and_lets_one_go() -> None:
     assert pdb["spec"]["maxUnavailable"] == 1 < DEPLOYMENT["spec"]["replicas"]
 
 
-def test_probes_hit_the_metrics_endpoint() -> None:
-    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
-        assert WORKER[probe]["httpGet"] == {"path": "/metrics", "port": "metrics"}
+def test_probes_hit_the_worker_health_endpoints() -> None:
+    for probe, path in (("startupProbe", "/livez"), ("livenessProbe", "/livez"),
+                        ("readinessProbe", "/readyz")):
+        assert WORKER[probe]["httpGet"] == {"path": path, "port": "metrics"}
 
 
 def _bytes(quantity: str) -> float:
