@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from streams.events import CallEvent
-from streams.numbering import Number, classify, home_country_code
+from streams.numbering import Number, NumberFormat, classify, home_country_code, read_caller
 from streams.policy import Policy
 
 
@@ -23,11 +23,15 @@ class Call:
     # False when neither the record nor the policy's trunk map said what the trunk is: read
     # as national, which silences the from-abroad rules for it, so the worker counts it.
     trunk_known: bool = True
+    # How the trunk logs bare-digit caller IDs (the policy's [number_format]).
+    number_format: NumberFormat = "national"
 
     @property
     def callee(self) -> Number:
         """Read on demand: most calls never need it, and new subscriber numbers are the
-        costliest cache misses (classify() is memoised, so a second read is a lookup)."""
+        costliest cache misses (classify() is memoised, so a second read is a lookup).
+        Always read in the home plan: the callee is the operator's own subscriber, and bare
+        digits that start with the home country code are already read as such."""
         return classify(self.event.called_number, self.region, full=False)
 
     @property
@@ -56,13 +60,20 @@ class Call:
 def enrich(event: CallEvent, policy: Policy) -> Call:
     region = policy.home_country
     kind = event.ingress_kind or policy.trunks.get(event.ingress_trunk)
+    formats = policy.number_format
+    fmt = formats.trunks.get(event.ingress_trunk, formats.default)
+    # read_caller() inlined: the "national" path is the plain cached classify() it always was.
+    caller = (classify(event.calling_number, region) if fmt == "national"
+              else classify(event.calling_number, region, True, fmt))
     return Call(
         event=event,
         ts=event.start_time.timestamp(),
-        caller=classify(event.calling_number, region),
-        network=classify(event.network_number, region) if event.network_number else None,
+        caller=caller,
+        network=read_caller(event.network_number, region, fmt) if event.network_number
+        else None,
         ingress_kind=kind or "national",
         home_cc=home_country_code(region),
         region=region,
         trunk_known=kind is not None,
+        number_format=fmt,
     )
