@@ -212,6 +212,16 @@ class Policy(_Frozen):
         return tuple((n.nsn, n.e164) for n in numbers if n.e164)
 
     @cached_property
+    def all_national(self) -> bool:
+        """Every trunk reads bare digits nationally (the default): then reading a call looks
+        no format up."""
+        formats = self.number_format
+        return {formats.default, *formats.trunks.values()} == {"national"}
+
+    def number_format_of(self, trunk: str) -> NumberFormat:
+        return self.number_format.trunks.get(trunk, self.number_format.default)
+
+    @cached_property
     def protected_e164(self) -> frozenset[str]:
         return frozenset(e164 for _, e164 in self.protected_national)
 

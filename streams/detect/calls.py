@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from streams.events import CallEvent
-from streams.numbering import Number, NumberFormat, classify, home_country_code, read_caller
+from streams.numbering import Number, classify, home_country_code, read_caller
 from streams.policy import Policy
 
 
@@ -23,8 +23,6 @@ class Call:
     # False when neither the record nor the policy's trunk map said what the trunk is: read
     # as national, which silences the from-abroad rules for it, so the worker counts it.
     trunk_known: bool = True
-    # How the trunk logs bare-digit caller IDs (the policy's [number_format]).
-    number_format: NumberFormat = "national"
 
     @property
     def callee(self) -> Number:
@@ -60,20 +58,21 @@ class Call:
 def enrich(event: CallEvent, policy: Policy) -> Call:
     region = policy.home_country
     kind = event.ingress_kind or policy.trunks.get(event.ingress_trunk)
-    formats = policy.number_format
-    fmt = formats.trunks.get(event.ingress_trunk, formats.default)
-    # read_caller() inlined: the "national" path is the plain cached classify() it always was.
-    caller = (classify(event.calling_number, region) if fmt == "national"
-              else classify(event.calling_number, region, True, fmt))
+    if policy.all_national:  # the plain cached reading, as before formats existed
+        caller = classify(event.calling_number, region)
+        network = classify(event.network_number, region) if event.network_number else None
+    else:
+        fmt = policy.number_format_of(event.ingress_trunk)
+        caller = read_caller(event.calling_number, region, fmt)
+        network = (read_caller(event.network_number, region, fmt) if event.network_number
+                   else None)
     return Call(
         event=event,
         ts=event.start_time.timestamp(),
         caller=caller,
-        network=read_caller(event.network_number, region, fmt) if event.network_number
-        else None,
+        network=network,
         ingress_kind=kind or "national",
         home_cc=home_country_code(region),
         region=region,
         trunk_known=kind is not None,
-        number_format=fmt,
     )

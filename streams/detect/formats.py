@@ -63,6 +63,7 @@ class FormatCheck:
     after its judgement a trunk costs one set lookup a call."""
 
     def __init__(self, policy: Policy) -> None:
+        self.policy = policy
         self.region = policy.home_country
         self.limit = policy.number_format.check_calls
         self._valid: dict[str, dict[NumberFormat, int]] = {}  # trunk -> valid per format
@@ -87,4 +88,4 @@ class FormatCheck:
             return None
         del self._valid[trunk], self._seen[trunk]
         self._judged.add(trunk)
-        return judge(trunk, call.number_format, valid, seen)
+        return judge(trunk, self.policy.number_format_of(trunk), valid, seen)

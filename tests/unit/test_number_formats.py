@@ -72,10 +72,13 @@ def test_the_trunk_format_decides_and_the_default_path_is_the_plain_cached_readi
     policy = _policy(trunks={"CARRIER": "e164"})
     abroad = enrich(_event("639175512345", "CARRIER"), policy)
     home = enrich(_event("639175512345", "NAT-TIM-1"), policy)
-    assert abroad.foreign_caller and abroad.caller.valid and abroad.number_format == "e164"
+    assert abroad.foreign_caller and abroad.caller.valid
     assert not home.foreign_caller and not home.caller.valid
     # national reads share the cache entry every other reader uses: no extra per-call work
     assert home.caller is classify("639175512345", "IT")
+    assert enrich(_event("639175512345", "CARRIER"), _policy()).caller is home.caller
+    assert _policy().all_national and not policy.all_national
+    assert not _policy(default="auto").all_national
 
 
 def test_the_bundled_default_policy_reads_bare_digits_nationally() -> None:
