@@ -128,8 +128,8 @@ def test_a_mis_declared_number_format_is_a_gauge_and_one_warning(make_worker,
         "record_id": f"f-{i}", "start_time": "2026-11-20T10:00:00Z", "duration_s": 5,
         "answered": True, "calling_number": caller, "called_number": "3331234567",
         "ingress_trunk": "INTL-CARRIER-1"}) for i, caller in enumerate(callers)])
-    series = ('cdrwatch_trunk_number_format_misdeclared{trunk="INTL-CARRIER-1",'
-              'declared="national",format="e164"} 1.0')
+    series = ('cdrwatch_trunk_number_format_misdeclared{declared="national",format="e164",'
+              'trunk="INTL-CARRIER-1"} 1.0')
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         text = urllib.request.urlopen(
