@@ -48,6 +48,11 @@ class Metrics:
             f"{p}_unmapped_trunk_calls", "calls on a trunk the policy's trunk map lacks, "
             "without ingress_kind: read as national", registry=r,
         )
+        self.misdeclared_format = Gauge(
+            f"{p}_trunk_number_format_misdeclared", "1 for a trunk whose bare-digit caller "
+            "IDs are mostly invalid under its declared number format but valid under `format`",
+            ["trunk", "declared", "format"], registry=r,
+        )
         self.suppressed = Counter(
             f"{p}_allowlist_suppressions", "verdicts suppressed by the allowlist", ["rule"],
             registry=r,

@@ -13,6 +13,18 @@ from phonenumbers import PhoneNumberType as T
 from streams import number_types
 
 Form = Literal["international", "national", "anonymous", "garbage"]
+# How a trunk logs caller IDs that carry neither "+" nor the international prefix ("bare"
+# digits); "+" and the international prefix ("00") mean international under every format.
+# - "national": read in the home plan (what a switch dialling them would do).
+# - "e164": country code first, as if a "+" stood before them; a leading 0 (no country
+#   code starts with 0) is still read in the home plan.
+# - "auto": international when the digits are neither a valid national number nor a short
+#   code of the home plan (8 digits or fewer, or a short number) and are a valid number
+#   with a "+" before them; national otherwise. Ambiguous by nature: digits valid both ways
+#   stay national, and a mistyped national number that happens to spell a valid foreign
+#   one is read as foreign.
+NumberFormat = Literal["national", "e164", "auto"]
+NUMBER_FORMATS: tuple[NumberFormat, ...] = ("national", "e164", "auto")
 
 WITHHELD = frozenset({"anonymous", "restricted", "private", "unavailable", "unknown", "withheld"})
 _DIAL = re.compile(r"^\+?[0-9][0-9 ().\-/]*$")
@@ -43,6 +55,9 @@ class Number:
     kind: str = "unknown"
     valid: bool = False
     short_code: bool = False
+    # Digits with neither "+" nor the international prefix: how they were read depended on
+    # the trunk's number format.
+    bare: bool = False
 
     @property
     def region(self) -> str | None:
@@ -84,11 +99,14 @@ def _user_part(text: str) -> str:
 
 
 @lru_cache(maxsize=1 << 18)
-def classify(raw: str, home_region: str, full: bool = True) -> Number:
+def classify(raw: str, home_region: str, full: bool = True,
+             fmt: NumberFormat = "national") -> Number:
     """Normalise a presented number as a switch in `home_region` would read it.
 
     `full=False` stops at the E.164 form (no validity, type or region): enough for callees,
-    and a third of the cost on numbers seen for the first time.
+    and a third of the cost on numbers seen for the first time. `fmt` says how bare digits
+    are read (`NumberFormat`); it is part of the cache key, and "national" is what every
+    caller that does not name a format gets.
     """
     text = _user_part((raw or "").strip())
     if not text or text.lower() in WITHHELD:
@@ -97,12 +115,23 @@ def classify(raw: str, home_region: str, full: bool = True) -> Number:
         return Number(raw=raw, form="garbage")
     digits = re.sub(r"[^0-9]", "", text)
     prefix = _intl_prefix(home_region)
-    if text.startswith("+"):
-        form: Form = "international"
-    elif digits.startswith(prefix) and prefix.isdigit():
-        form = "international"
-    else:
-        form = "national"
+    if text.startswith("+") or (digits.startswith(prefix) and prefix.isdigit()):
+        return _read(raw, text, digits, home_region, "international", full)
+    # No country code starts with 0: under "e164" a leading 0 is still a national number.
+    if fmt == "e164" and not digits.startswith("0"):
+        return _read(raw, "+" + text, digits, home_region, "international", full, bare=True)
+    national = _read(raw, text, digits, home_region, "national", full or fmt == "auto",
+                     bare=True)
+    if fmt != "auto" or national.valid or national.short_code:
+        return national
+    international = _read(raw, "+" + text, digits, home_region, "international", True,
+                          bare=True)
+    return international if international.valid else national
+
+
+def _read(raw: str, text: str, digits: str, home_region: str, form: Form, full: bool,
+          bare: bool = False) -> Number:
+    """`text` parsed in the home plan (a leading "+" makes it international)."""
     try:
         parsed = phonenumbers.parse(text, home_region)
     except phonenumbers.NumberParseException:
@@ -110,7 +139,7 @@ def classify(raw: str, home_region: str, full: bool = True) -> Number:
     nsn = phonenumbers.national_significant_number(parsed)
     if not full:
         return Number(raw=raw, form=form, e164=f"+{parsed.country_code}{nsn}",
-                      country_code=parsed.country_code, nsn=nsn)
+                      country_code=parsed.country_code, nsn=nsn, bare=bare)
     # number_type() is UNKNOWN exactly when is_valid_number() is false; one lookup, not two.
     ntype = number_types.number_type(parsed, nsn)
     valid = ntype != T.UNKNOWN
@@ -128,7 +157,17 @@ def classify(raw: str, home_region: str, full: bool = True) -> Number:
         kind=_KIND.get(ntype, "unknown"),
         valid=valid,
         short_code=short,
+        bare=bare,
     )
+
+
+def read_caller(raw: str, home_region: str, fmt: NumberFormat) -> Number:
+    """A caller (or network) number read in a trunk's format. "national" calls classify()
+    exactly as every other reader does, so its cache entries are shared and it costs nothing
+    more than before formats existed."""
+    if fmt == "national":
+        return classify(raw, home_region)
+    return classify(raw, home_region, True, fmt)
 
 
 def normalise(raw: str, home_region: str) -> str | None:

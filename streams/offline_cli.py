@@ -62,6 +62,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"cdrwatch detect: warning: {sum(unmapped.values())} calls on trunks missing from "
               f"the policy's [trunks] and without ingress_kind, read as national: {names}",
               file=sys.stderr)
+    for misfit in report.result.misdeclared:
+        print(f"cdrwatch detect: warning: {misfit.sentence()}", file=sys.stderr)
     if out:
         write_alerts(report.result.alerts, out)
     by = Counter((a.detector, a.status) for a in report.result.alerts)

@@ -29,6 +29,7 @@ from streams.app import (
     settings,
 )
 from streams.detect.engine import Routed
+from streams.detect.formats import Misfit
 from streams.events import BadRecord, DeadLetter, TimeBounds, decode_message
 from streams.metrics import reject_reason
 from streams.watermarks import Mark, SourceMarks
@@ -168,6 +169,14 @@ def unmapped_trunk(trunk: str) -> None:
                     "ingress_kind: its calls are read as national", trunk)
 
 
+def misdeclared(misfit: Misfit) -> None:
+    """A trunk's numbers fit another format: one gauge and one WARNING per trunk (the check
+    judges each trunk once; it names trunks and formats, never a number)."""
+    metrics.misdeclared_format.labels(trunk=misfit.trunk, declared=misfit.declared,
+                                      format=misfit.better).set(1)
+    log.warning("%s", misfit.sentence())
+
+
 # trunks already warned about; capped so that garbage trunk names cannot grow it forever
 warned_trunks: set[str] = set()
 MAX_WARNED_TRUNKS = 100
@@ -193,6 +202,8 @@ async def take(msg: Any, value: bytes, bounds: TimeBounds, routed: list[Routed],
             metrics.withheld.inc()
         if not routing.call.trunk_known:
             unmapped_trunk(cdr.ingress_trunk)
+        if routing.misfit is not None:
+            misdeclared(routing.misfit)
         newest = routing.call.ts if newest is None else max(newest, routing.call.ts)
     if newest is not None:
         metrics.event_lag.set(time.time() - newest)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from streams.events import CallEvent
-from streams.numbering import Number, classify, home_country_code
+from streams.numbering import Number, classify, home_country_code, read_caller
 from streams.policy import Policy
 
 
@@ -27,7 +27,9 @@ class Call:
     @property
     def callee(self) -> Number:
         """Read on demand: most calls never need it, and new subscriber numbers are the
-        costliest cache misses (classify() is memoised, so a second read is a lookup)."""
+        costliest cache misses (classify() is memoised, so a second read is a lookup).
+        Always read in the home plan: the callee is the operator's own subscriber, and bare
+        digits that start with the home country code are already read as such."""
         return classify(self.event.called_number, self.region, full=False)
 
     @property
@@ -56,11 +58,19 @@ class Call:
 def enrich(event: CallEvent, policy: Policy) -> Call:
     region = policy.home_country
     kind = event.ingress_kind or policy.trunks.get(event.ingress_trunk)
+    if policy.all_national:  # the plain cached reading, as before formats existed
+        caller = classify(event.calling_number, region)
+        network = classify(event.network_number, region) if event.network_number else None
+    else:
+        fmt = policy.number_format_of(event.ingress_trunk)
+        caller = read_caller(event.calling_number, region, fmt)
+        network = (read_caller(event.network_number, region, fmt) if event.network_number
+                   else None)
     return Call(
         event=event,
         ts=event.start_time.timestamp(),
-        caller=classify(event.calling_number, region),
-        network=classify(event.network_number, region) if event.network_number else None,
+        caller=caller,
+        network=network,
         ingress_kind=kind or "national",
         home_cc=home_country_code(region),
         region=region,

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from streams.detect.calls import Call, enrich
 from streams.detect.families import build_families
+from streams.detect.formats import FormatCheck, Misfit
 from streams.detect.keyed import KeyedStates
 from streams.detect.spoofing import Verdict, verdicts
 from streams.detect.windowed import Item
@@ -35,22 +36,26 @@ class Routing:
     verdicts: list[Verdict]
     suppressed: list[Verdict]
     routed: list[Routed]
+    misfit: Misfit | None = None  # this call completed its trunk's mis-declared sample
 
 
 class Engine:
-    """Stateless front half (per-call rules, routing) and the keyed fold, bound to one policy."""
+    """Front half (per-call rules, routing) bound to one policy. Its only state is the
+    bounded tally of each trunk's first caller IDs that judges its number format."""
 
     def __init__(self, policy: Policy) -> None:
         self.policy = policy
         self.families = build_families(policy)
         self.range_digits = policy.bursts.range_digits
         self.neighbour_digits = policy.neighbour.digits
+        self.formats = FormatCheck(policy)
 
     def route(self, event: CallEvent, src: int = 0, pos: int = -1) -> Routing:
         """`src`, `pos`: where the call was read (partition, position), so that a keyed
         statistic folds each source position once however often it is delivered."""
         call = enrich(event, self.policy)
         found, suppressed = verdicts(call, self.policy)
+        misfit = self.formats.see(call)
         ev = call.event
         fams = self.families
         routed: list[Routed] = []
@@ -62,7 +67,7 @@ class Engine:
                 tag=f"M|{call.ingress_kind}|{ev.ingress_trunk}", src=src, pos=pos)))
         neighbour = "spoof_neighbour" in fams and self._neighbour(call)
         if not (found or neighbour or call.foreign_caller):
-            return Routing(call, found, suppressed, routed)
+            return Routing(call, found, suppressed, routed, misfit)
         base = (call.ts, ev.record_id, call.caller_key, call.callee_key, _held_s(ev), ev.answered)
         routed.extend(
             (v.rule, call.caller_key,
@@ -85,7 +90,7 @@ class Engine:
                 "burst_ramp": block,
             }
             routed.extend((fam, key, item) for fam, key in keys.items() if fam in self.families)
-        return Routing(call, found, suppressed, routed)
+        return Routing(call, found, suppressed, routed, misfit)
 
     def _neighbour(self, call: Call) -> bool:
         """Caller ID in the callee's own number block, yet not the callee."""
@@ -108,6 +113,7 @@ class OfflineResult:
     events: int = 0
     unmapped_trunks: dict[str, int] = field(default_factory=dict)  # trunk -> calls
     duplicates: int = 0  # routed items of a record_id already counted in its window
+    misdeclared: list[Misfit] = field(default_factory=list)  # trunks, in the order judged
 
 
 def run_offline(
@@ -134,6 +140,8 @@ def run_offline(
         if not routing.call.trunk_known:
             trunk = event.ingress_trunk
             result.unmapped_trunks[trunk] = result.unmapped_trunks.get(trunk, 0) + 1
+        if routing.misfit is not None:
+            result.misdeclared.append(routing.misfit)
         for v in routing.verdicts:
             result.verdicts[v.rule] = result.verdicts.get(v.rule, 0) + 1
         for v in routing.suppressed:

@@ -23,6 +23,8 @@ EXPECTED: Mapping[str, tuple[str, ...]] = {
     "fanout_number": ("fanout_number",),
     "slow_ramp": ("burst_ramp", "burst_range", "burst_country"),
     "bombarded_subscriber": ("targeted_subscriber",),
+    # traps: a burst the detector sees only when the trunk's number format is declared
+    "bare_digit_trunk": ("burst_range", "burst_country"),
 }
 
 NORMAL = "normal"

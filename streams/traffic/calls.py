@@ -16,8 +16,10 @@ INTL_TRUNKS = ("INTL-BICS-1", "INTL-SPARKLE-1", "INTL-TATA-1")
 NAT_TRUNKS = ("NAT-TIM-1", "NAT-VODAFONE-1")
 MOB_TRUNK = "MOB-WINDTRE-1"
 ENT_TRUNK = "ENT-ACME-SIP"
+CARRIER_TRUNK = "INTL-CARRIER-1"  # the bare-digit trap's trunk (streams/traffic/carriers.py)
 TRUNK_KIND = {
     **dict.fromkeys(INTL_TRUNKS, "international"),
+    CARRIER_TRUNK: "international",
     **dict.fromkeys(NAT_TRUNKS, "national"),
     MOB_TRUNK: "mobile",
     ENT_TRUNK: "national",

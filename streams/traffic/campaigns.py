@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from streams.traffic import bursts, spoofing
+from streams.traffic import bursts, carriers, spoofing
 from streams.traffic.calls import Calls, Context
 from streams.traffic.config import CampaignSpec
 from streams.traffic.numbers import sub_rng
@@ -22,7 +22,7 @@ SCENARIOS: dict[str, Scenario] = {
         spoofing.protected_spoof, spoofing.domestic_from_abroad, spoofing.invalid_caller,
         spoofing.stir_failed, spoofing.neighbour_spoof, spoofing.hotline_lookalike,
         bursts.intl_burst, bursts.wangiri, bursts.fanout_number, bursts.slow_ramp,
-        bursts.bombarded_subscriber,
+        bursts.bombarded_subscriber, carriers.bare_digit_trunk,
     )
 }
 
@@ -60,13 +60,17 @@ def run_campaign(ctx: Context, spec: CampaignSpec, cid: str) -> tuple[Calls, dic
     rng = sub_rng(ctx.seed, "campaign", cid)
     t0 = ctx.t0 + spec.start_offset.total_seconds()
     calls, resolved = SCENARIOS[spec.name](ctx, rng, t0, cid, **params)
+    # A trap scenario adds the ordinary traffic around its campaign (campaign None): the
+    # summary covers the campaign's own calls.
+    own = calls.campaign == cid
+    ends = (calls.start + calls.ring + calls.duration)[own]
     summary = {
         "id": cid,
         "scenario": spec.name,
         "fraud": True,
-        "start": float(calls.start.min()) if len(calls) else t0,
-        "end": float((calls.start + calls.ring + calls.duration).max()) if len(calls) else t0,
-        "calls": len(calls),
+        "start": float(calls.start[own].min()) if own.any() else t0,
+        "end": float(ends.max()) if own.any() else t0,
+        "calls": int(own.sum()),
         "parameters": {**defaults, **params, **resolved},
     }
     return calls, summary

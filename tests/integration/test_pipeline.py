@@ -114,3 +114,30 @@ def test_a_trunk_of_unknown_kind_is_counted_and_named_once_in_the_log(make_worke
     log = worker.log_path.read_text()
     assert log.count("trunk 'SIP-NEW-7' is not in the policy's [trunks]") == 1
     assert "+447911123456" not in log  # the trunk is named, never the caller
+
+
+def test_a_mis_declared_number_format_is_a_gauge_and_one_warning(make_worker,
+                                                                 tmp_path: Path) -> None:
+    """A carrier logging +63 917 551 2345 as 639175512345 on a trunk read nationally."""
+    policy = tmp_path / "policy.toml"
+    policy.write_text('home_country = "IT"\n[trunks]\n"INTL-CARRIER-1" = "international"\n'
+                      "[number_format]\ncheck_calls = 10\n")
+    callers = [f"6391755{i:05d}" for i in range(20)]
+    worker = make_worker(policy=policy)
+    produce(worker.bootstrap, worker.names["events"], [orjson.dumps({
+        "record_id": f"f-{i}", "start_time": "2026-11-20T10:00:00Z", "duration_s": 5,
+        "answered": True, "calling_number": caller, "called_number": "3331234567",
+        "ingress_trunk": "INTL-CARRIER-1"}) for i, caller in enumerate(callers)])
+    series = ('cdrwatch_trunk_number_format_misdeclared{declared="national",format="e164",'
+              'trunk="INTL-CARRIER-1"} 1.0')
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        text = urllib.request.urlopen(
+            f"http://127.0.0.1:{worker.metrics_port}/metrics", timeout=5).read().decode()
+        if "cdrwatch_events_valid_total 20.0" in text:
+            break
+        time.sleep(0.5)
+    assert series in text
+    log = worker.log_path.read_text()
+    assert log.count("trunk 'INTL-CARRIER-1' is declared national") == 1
+    assert not any(caller in log for caller in callers)
