@@ -68,7 +68,7 @@ def adopt_restored() -> None:
         if family not in engine.families or raw is None:
             continue  # a family the policy no longer runs: its state is not used
         partition = partition_of(family, key, total)
-        if partition in mine and (family, key) not in states:
+        if partition in mine and states.restorable((family, key)):
             states.adopt((family, key), raw, partition)
     _quiet_scans = 0 if len(states) > held else _quiet_scans + 1
     _pending_adoption = False
@@ -223,7 +223,7 @@ async def handle(partition: int, value: bytes) -> None:
         alerts: list[Alert] = []
         for (family, key), items in groups.items():
             if family in engine.families:
-                if (family, key) not in states:
+                if states.restorable((family, key)):
                     raw = state_table.data.get(f"{family}|{key}")
                     if raw is not None:  # restored from the changelog, not adopted yet
                         states.adopt((family, key), raw, partition)

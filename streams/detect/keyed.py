@@ -147,6 +147,13 @@ class KeyedStates:
         self._dirty.pop(fk, None)
         self._forgotten[fk] = partition
 
+    def restorable(self, fk: FK) -> bool:
+        """May a restored copy of this key be adopted? Not while it is held, nor once it
+        was forgotten here: until its tombstone is written, the changelog table still holds
+        an older state of it, and a late call adopting that copy resolved an incident a
+        second time with the old figures."""
+        return fk not in self and fk not in self._forgotten
+
     def adopt(self, fk: FK, raw: bytes, partition: int) -> None:
         """Take over a key's state restored from a changelog (restart, rebalance); it is
         held as the bytes read, not as a copy of them."""

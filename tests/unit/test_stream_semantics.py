@@ -101,6 +101,28 @@ def test_a_call_read_again_after_its_key_was_forgotten_is_not_counted_twice() ->
     assert again == [] and keyed.stats[family].late == 5
 
 
+def test_a_forgotten_key_is_not_adopted_again_from_its_stale_changelog_copy() -> None:
+    """The worker's table holds a key's state as the last write round left it: between the
+    key being forgotten and its tombstone's round, that copy is older than what was
+    resolved, and adopting it resolved the incident a second time (seen in CI)."""
+    engine = Engine(P)
+    keyed = KeyedStates(engine.families, P.stream.baseline_ttl_s)
+    calls = [cdr(i * 60.0, calling_number="4010086", called_number=f"3{i:09d}")
+             for i in range(6)]
+    routed = [(f, k, i) for pos, c in enumerate(calls)
+              for f, k, i in engine.route(c, 0, pos).routed if f == "spoof_protected"]
+    family, key, _ = routed[0]
+    fk = (family, key)
+    assert keyed.restorable(fk)  # never seen: a restored copy is what there is
+    keyed.fold(family, key, [i for _, _, i in routed[:3]], None)
+    [(_, stale, _)] = keyed.drain()  # a round writes it: the table's copy
+    keyed.fold(family, key, [i for _, _, i in routed[3:]], routed[-1][2].ts)
+    keyed.sweep(0, routed[-1][2].ts + 3 * 3600)  # resolved with 6 calls, then forgotten
+    assert fk not in keyed and not keyed.restorable(fk)
+    assert [value for f, value, _ in keyed.drain() if f == fk] == [None]  # its tombstone
+    assert keyed.restorable(fk) and stale is not None  # the table copy is gone with it
+
+
 def test_five_overlapping_calls_in_reverse_order_are_five_at_once() -> None:
     calls = [cdr(100.0 - i, calling_number="+393331234567", duration_s=300.0,
                  ingress_trunk="NAT-TIM-1") for i in range(5)]
