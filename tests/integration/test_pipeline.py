@@ -103,13 +103,7 @@ def test_a_trunk_of_unknown_kind_is_counted_and_named_once_in_the_log(make_worke
     produce(worker.bootstrap, worker.names["events"],
             [orjson.dumps({**record, "record_id": f"t-{i}"}) for i in range(3)]
             + [orjson.dumps({**record, "record_id": "t-k", "ingress_kind": "international"})])
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        text = urllib.request.urlopen(
-            f"http://127.0.0.1:{worker.metrics_port}/metrics", timeout=5).read().decode()
-        if "cdrwatch_events_valid_total 4.0" in text:
-            break
-        time.sleep(0.5)
+    text = metrics_once_valid(worker, 4)
     assert "cdrwatch_unmapped_trunk_calls_total 3.0" in text  # the record with a kind is known
     log = worker.log_path.read_text()
     assert log.count("trunk 'SIP-NEW-7' is not in the policy's [trunks]") == 1
@@ -130,14 +124,19 @@ def test_a_mis_declared_number_format_is_a_gauge_and_one_warning(make_worker,
         "ingress_trunk": "INTL-CARRIER-1"}) for i, caller in enumerate(callers)])
     series = ('cdrwatch_trunk_number_format_misdeclared{declared="national",format="e164",'
               'trunk="INTL-CARRIER-1"} 1.0')
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        text = urllib.request.urlopen(
-            f"http://127.0.0.1:{worker.metrics_port}/metrics", timeout=5).read().decode()
-        if "cdrwatch_events_valid_total 20.0" in text:
-            break
-        time.sleep(0.5)
+    text = metrics_once_valid(worker, 20)
     assert series in text
     log = worker.log_path.read_text()
     assert log.count("trunk 'INTL-CARRIER-1' is declared national") == 1
     assert not any(caller in log for caller in callers)
+
+
+def metrics_once_valid(worker, events: int, timeout_s: float = 60) -> str:  # type: ignore[no-untyped-def]
+    """The worker's /metrics text once it has read `events` valid events (or at timeout)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        text = urllib.request.urlopen(
+            f"http://127.0.0.1:{worker.metrics_port}/metrics", timeout=5).read().decode()
+        if f"cdrwatch_events_valid_total {events:.1f}" in text or time.monotonic() > deadline:
+            return text
+        time.sleep(0.5)

@@ -81,17 +81,23 @@ def test_a_redelivered_source_position_is_folded_once() -> None:
     assert sum(w.n for w in state.windows.values()) == 25
 
 
-def test_a_call_read_again_after_its_key_was_forgotten_is_not_counted_twice() -> None:
-    """A restarted worker reads again what the killed one had not committed; a key whose
-    windows all closed meanwhile was forgotten, with the positions it had folded."""
+def protected_calls(n: int) -> tuple[KeyedStates, str, str, list]:
+    """Empty keyed states, and the spoof_protected items of `n` calls a minute apart from
+    the operator's do-not-originate number."""
     engine = Engine(P)
-    keyed = KeyedStates(engine.families, P.stream.baseline_ttl_s)
     calls = [cdr(i * 60.0, calling_number="4010086", called_number=f"3{i:09d}")
-             for i in range(16)]
+             for i in range(n)]
     routed = [(f, k, i) for pos, c in enumerate(calls)
               for f, k, i in engine.route(c, 0, pos).routed if f == "spoof_protected"]
     family, key, _ = routed[0]
-    items = [i for _, _, i in routed]
+    return (KeyedStates(engine.families, P.stream.baseline_ttl_s), family, key,
+            [i for _, _, i in routed])
+
+
+def test_a_call_read_again_after_its_key_was_forgotten_is_not_counted_twice() -> None:
+    """A restarted worker reads again what the killed one had not committed; a key whose
+    windows all closed meanwhile was forgotten, with the positions it had folded."""
+    keyed, family, key, items = protected_calls(16)
     first = keyed.fold(family, key, items, items[-1].ts)
     closed = keyed.sweep(0, items[-1].ts + 3 * 3600)  # every window closed: forgotten
     assert (family, key) not in keyed
@@ -105,19 +111,13 @@ def test_a_forgotten_key_is_not_adopted_again_from_its_stale_changelog_copy() ->
     """The worker's table holds a key's state as the last write round left it: between the
     key being forgotten and its tombstone's round, that copy is older than what was
     resolved, and adopting it resolved the incident a second time (seen in CI)."""
-    engine = Engine(P)
-    keyed = KeyedStates(engine.families, P.stream.baseline_ttl_s)
-    calls = [cdr(i * 60.0, calling_number="4010086", called_number=f"3{i:09d}")
-             for i in range(6)]
-    routed = [(f, k, i) for pos, c in enumerate(calls)
-              for f, k, i in engine.route(c, 0, pos).routed if f == "spoof_protected"]
-    family, key, _ = routed[0]
+    keyed, family, key, items = protected_calls(6)
     fk = (family, key)
     assert keyed.restorable(fk)  # never seen: a restored copy is what there is
-    keyed.fold(family, key, [i for _, _, i in routed[:3]], None)
+    keyed.fold(family, key, items[:3], None)
     [(_, stale, _)] = keyed.drain()  # a round writes it: the table's copy
-    keyed.fold(family, key, [i for _, _, i in routed[3:]], routed[-1][2].ts)
-    keyed.sweep(0, routed[-1][2].ts + 3 * 3600)  # resolved with 6 calls, then forgotten
+    keyed.fold(family, key, items[3:], items[-1].ts)
+    keyed.sweep(0, items[-1].ts + 3 * 3600)  # resolved with 6 calls, then forgotten
     assert fk not in keyed and not keyed.restorable(fk)
     assert [value for f, value, _ in keyed.drain() if f == fk] == [None]  # its tombstone
     assert keyed.restorable(fk) and stale is not None  # the table copy is gone with it
