@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+import msgspec
+
 from streams.detect import sketch
 from streams.detect.state import KeyState, Learned, Window
 from streams.events import Alert, Severity, alert_id, dump_alert, load_alert
@@ -100,6 +102,10 @@ class Family:
     def threshold(self, learned: Learned, ws: int) -> tuple[float, float | None]:
         raise NotImplementedError
 
+    def judge(self, learned: Learned, ws: int, win: Window) -> None:
+        """Give `win` its threshold and baseline from what the key had learned."""
+        win.thr, win.base = self.threshold(learned, ws)
+
     def learn(self, learned: Learned, win: Window, ws: int) -> None:
         """Fold a closed window with calls into the key's baseline or running sums."""
 
@@ -121,8 +127,9 @@ def _dt(ts: float) -> datetime:
 
 
 def _copy(learned: Learned) -> Learned:
-    return Learned(at=learned.at, base=learned.base, seen=learned.seen, cusum=learned.cusum,
-                   hod=list(learned.hod) if learned.hod is not None else None)
+    return msgspec.structs.replace(
+        learned, hod=list(learned.hod) if learned.hod is not None else None,
+        how=list(learned.how) if learned.how is not None else None)
 
 
 def _alert(fam: Family, key: str, first: int, ws: int, win: Window, status: str,
@@ -193,7 +200,7 @@ def _judge(fam: Family, key: str, state: KeyState, ws: int, win: Window, wm: flo
         view = _view(fam, state, ws, wm)
         if view is None:
             return
-        win.thr, win.base = fam.threshold(view, ws)
+        fam.judge(view, ws, win)
     if (final or not fam.decides_at_close) and not win.fired and fam.crossed(win):
         _cross(fam, key, ws, win, at, out)
 
