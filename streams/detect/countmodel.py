@@ -56,11 +56,52 @@ def excess_sample(count: int, mean: float, base_rate: float) -> float:
     return resid * resid * (2 - base_rate) / 2 - mean
 
 
-def nb_size(excess: float, mean_sq: float, windows: int, prior_size: float,
-            prior_windows: float) -> float:
-    """The key's NB size from its moments: phi = E[excess] / E[mean^2] (phi = 1 / size),
-    averaged with the prior's phi as if the prior were `prior_windows` windows of data."""
+def silent_moments(excess: float, mean_sq: float, base: float, windows: int,
+                   rate: float, base_rate: float) -> tuple[float, float]:
+    """`excess` and `mean_sq` after `windows` windows without a call, in closed form.
+
+    Silent window i (from 0) is a zero count where the decaying baseline said
+    b_i = base * q**i (q = 1 - base_rate): it adds c * b_i**2 - b_i to the excess and
+    b_i**2 to mean_sq (c as in `excess_sample`). With A = 1 - rate, the EW sums are
+    A**w * M + rate * sum_i A**(w-1-i) * r**i, a geometric series in r = q and r = q**2.
+    """
+    keep = (1 - rate) ** windows
+    q = 1 - base_rate
+    lin, sq = _series(1 - rate, q, windows), _series(1 - rate, q * q, windows)
+    c = (2 - base_rate) / 2
+    return (keep * excess + rate * (c * base * base * sq - base * lin),
+            keep * mean_sq + rate * base * base * sq)
+
+
+def _series(a: float, r: float, n: int) -> float:
+    """sum_{i<n} a**(n-1-i) * r**i."""
+    if abs(a - r) < 1e-12:
+        return n * a ** (n - 1)
+    return (a ** n - r ** n) / (a - r)
+
+
+def nb_phi(excess: float, mean_sq: float, windows: int, prior_size: float,
+           prior_windows: float, rate: float) -> tuple[float, float]:
+    """The key's over-dispersion phi = 1 / size and its standard error.
+
+    Method of moments: phi = E[excess] / E[mean^2], averaged with the prior's 1 / size as
+    if the prior were `prior_windows` windows of data. The error is the sampling error of a
+    variance estimated from the EW's effective (2 - rate) / rate windows, with sd(r^2) =
+    var * sqrt(2 + kurt) and the NB's own excess kurtosis kurt = 6 phi + 1 / mean:
+    se(own) = (phi + 1 / mean) * sqrt((2 + kurt) / n_eff).
+    """
     prior = 1.0 / prior_size
-    own = max(excess, 0.0) / mean_sq if mean_sq > 0 else prior
-    phi = (windows * own + prior_windows * prior) / (windows + prior_windows)
-    return min(SIZE_MAX, max(SIZE_MIN, 1.0 / phi)) if phi > 0 else SIZE_MAX
+    if mean_sq <= 0 or windows <= 0:
+        return prior, 0.0
+    own = max(excess, 0.0) / mean_sq
+    weight = windows / (windows + prior_windows)
+    n_eff = min(windows, (2 - rate) / rate)
+    rms_mean = math.sqrt(mean_sq / (1 - (1 - rate) ** windows))  # EW started at 0
+    kurt = 6 * own + 1 / rms_mean
+    se = weight * (own + 1 / rms_mean) * math.sqrt((2 + kurt) / n_eff)
+    return weight * own + (1 - weight) * prior, se
+
+
+def size_of(phi: float) -> float:
+    """NB size of an over-dispersion, within [SIZE_MIN, SIZE_MAX]."""
+    return SIZE_MAX if phi <= 1 / SIZE_MAX else max(SIZE_MIN, 1 / phi)

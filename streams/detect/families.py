@@ -6,7 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from streams.detect.campaigns import RampFamily, VelocityFamily
-from streams.detect.countmodel import excess_sample, nb_size, nb_tail, nb_threshold
+from streams.detect.countmodel import (
+    excess_sample,
+    nb_phi,
+    nb_tail,
+    nb_threshold,
+    silent_moments,
+    size_of,
+)
 from streams.detect.seasons import HOURS_IN_WEEK, local_slot
 from streams.detect.state import Learned, Window
 from streams.detect.windowed import Family, Item
@@ -37,28 +44,30 @@ class BurstFamily(Family):
         self.warmup = warmup
         self.tz = timezone
         self.noun = noun
-        # Windows of history after which the hour-of-week profile replaces the daily one.
+        # Windows of history after which an hour-of-week profile starts to learn; a slot it
+        # has learned replaces the daily profile's hour.
         self.week = 7 * 86400 // profile.window_s
 
     def _mean(self, learned: Learned, ws: int) -> float:
         hour, slot = local_slot(ws, self.tz)
         at: float | None = None
-        if learned.how is not None and learned.seen >= self.week:
+        if learned.how is not None:
             at = learned.how[slot]
         if at is None and learned.hod is not None:
             at = learned.hod[hour]
         base = learned.base if learned.base is not None else self.p.prior_mean
         return max(self.p.prior_mean, at if at is not None else base)
 
-    def size(self, learned: Learned) -> float:
-        """The key's NB size: its own moments, shrunk toward the policy's prior."""
+    def phi(self, learned: Learned) -> tuple[float, float]:
+        """The key's over-dispersion (1 / NB size) and its standard error."""
         p = self.p
-        return nb_size(learned.excess, learned.mean_sq, learned.windows, p.dispersion,
-                       p.dispersion_prior_windows)
+        return nb_phi(learned.excess, learned.mean_sq, learned.windows, p.dispersion,
+                      p.dispersion_prior_windows, p.dispersion_learning_rate)
 
     def judge(self, learned: Learned, ws: int, win: Window) -> None:
         mean = self._mean(learned, ws)
-        size = self.size(learned)
+        phi, se = self.phi(learned)
+        size = size_of(phi + se)  # one standard error wider: an estimate, not the truth
         win.base, win.size, win.age = round(mean, 3), round(size, 3), learned.windows
         if learned.seen < self.warmup:
             win.thr = NEVER
@@ -73,10 +82,17 @@ class BurstFamily(Family):
         return super().crossed(win) and len(win.distinct) >= self.p.min_distinct_callees
 
     def decay(self, learned: Learned, windows: int) -> None:
-        """Silent windows lower the baseline; the variance moments learn only from windows
-        with calls (a window's silence says little about its spread), which errs wide."""
-        if windows > 0 and learned.base is not None:
-            learned.base *= (1 - self.p.learning_rate) ** windows
+        """Silent windows are zero counts: they lower the baseline and enter the variance
+        moments (else a sparse key would look tamer than it is), all in closed form."""
+        if windows <= 0:
+            return
+        lr = self.p.learning_rate
+        if learned.base is not None:
+            learned.excess, learned.mean_sq = silent_moments(
+                learned.excess, learned.mean_sq, learned.base, windows,
+                self.p.dispersion_learning_rate, lr)
+            learned.windows += windows
+            learned.base *= (1 - lr) ** windows
         learned.seen += windows
 
     def learn(self, learned: Learned, win: Window, ws: int) -> None:
@@ -97,10 +113,12 @@ class BurstFamily(Family):
         prev = at_hour if at_hour is not None else base
         hod[hour] = (1 - lr) * prev + lr * win.n
         learned.hod = hod
-        how = learned.how if learned.how is not None else [None] * HOURS_IN_WEEK
-        at_slot = how[slot]
-        how[slot] = (1 - lr) * (at_slot if at_slot is not None else prev) + lr * win.n
-        learned.how = how
+        if learned.seen > self.week:  # a week of history: each weekday's hours of its own,
+            # each starting from the daily profile, which by now has learned the hour
+            how = learned.how if learned.how is not None else [None] * HOURS_IN_WEEK
+            at_slot = how[slot]
+            how[slot] = (1 - lr) * (at_slot if at_slot is not None else prev) + lr * win.n
+            learned.how = how
 
     def explain(self, key: str, win: Window) -> str:
         size = win.size if win.size is not None else self.p.dispersion
