@@ -16,6 +16,7 @@ from scipy.stats import binom, nbinom, poisson
 from streams.detect.countmodel import nb_threshold
 from streams.detect.engine import Engine
 from streams.detect.families import BurstFamily
+from streams.detect.seasons import local_slot
 from streams.detect.state import Learned, Window
 from tests.unit.factories import policy
 
@@ -184,3 +185,11 @@ def test_silent_windows_fold_in_closed_form_as_one_by_one() -> None:
 
 def test_poisson_tail_is_what_a_huge_size_gives() -> None:
     assert nb_threshold(50.0, 1000.0, 1e-6) <= poisson.isf(1e-6, 50.0) + 3
+
+
+@pytest.mark.parametrize("ws", [0, 1_790_000_100, 1_774_746_000, 1_792_893_600])
+def test_the_utc_slot_arithmetic_is_the_calendars(ws: int) -> None:
+    at = datetime.fromtimestamp(ws, UTC)
+    assert local_slot(ws, "UTC") == (at.hour, at.weekday() * 24 + at.hour)
+    rome = datetime.fromtimestamp(ws, ZoneInfo("Europe/Rome"))
+    assert local_slot(ws, "Europe/Rome") == (rome.hour, rome.weekday() * 24 + rome.hour)
