@@ -35,9 +35,16 @@ def _threshold(mean: float, size: float, p_value: float) -> int:
     return int(nbinom.isf(p_value, size, p)) + 1
 
 
+def _grid(size: float) -> float:
+    """Down to a step of 2**(1/4) (19%): a learned size takes few values, so the threshold
+    cache holds, and rounding down only widens the threshold."""
+    return 2.0 ** (math.floor(4 * math.log2(size)) / 4)
+
+
 def nb_threshold(mean: float, size: float, p_value: float) -> int:
-    """Smallest count k with P(X >= k) < p_value when X ~ NB(mean, size)."""
-    return _threshold(_round2(mean), _round2(size), p_value)
+    """Smallest count k with P(X >= k) < p_value when X ~ NB(mean, size), for the mean to
+    two significant digits and the size on its grid."""
+    return _threshold(_round2(mean), _grid(size), p_value)
 
 
 def nb_tail(observed: int, mean: float, size: float) -> float:

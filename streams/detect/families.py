@@ -44,6 +44,7 @@ class BurstFamily(Family):
         self.warmup = warmup
         self.tz = timezone
         self.noun = noun
+        self.min_distinct = profile.min_distinct_callees  # read on every call: no lookup
         # Windows of history after which an hour-of-week profile starts to learn; a slot it
         # has learned replaces the daily profile's hour.
         self.week = 7 * 86400 // profile.window_s
@@ -75,11 +76,12 @@ class BurstFamily(Family):
         win.thr = max(self.p.min_count, nb_threshold(mean, size, self.p.p_value))
 
     def add(self, win: Window, item: Item) -> None:
-        if len(win.distinct) < self.p.min_distinct_callees:
+        if len(win.distinct) < self.min_distinct:
             win.distinct.add(item.callee)
 
     def crossed(self, win: Window) -> bool:
-        return super().crossed(win) and len(win.distinct) >= self.p.min_distinct_callees
+        return (win.thr is not None and win.n >= win.thr
+                and len(win.distinct) >= self.min_distinct)
 
     def decay(self, learned: Learned, windows: int) -> None:
         """Silent windows are zero counts: they lower the baseline and enter the variance
@@ -130,7 +132,7 @@ class BurstFamily(Family):
         else:
             history = f"spread learned from {win.age} windows: NB size {size:.3g}"
         callees = len(win.distinct)
-        more = "+" if callees >= self.p.min_distinct_callees else ""
+        more = "+" if callees >= self.min_distinct else ""
         return (
             f"{win.n} international calls from {key} to {callees}{more} subscribers in "
             f"{minutes} min against a baseline of {win.base:g} per window ({history}; "
