@@ -98,6 +98,7 @@ class BurstFamily(Family):
         learned.seen += windows
 
     def learn(self, learned: Learned, win: Window, ws: int) -> None:
+        learned.undo = None  # this window changes no hour-of-week slot unless set below
         if win.fired:
             return  # never learn an attack as normal
         p = self.p
@@ -120,7 +121,7 @@ class BurstFamily(Family):
             how = learned.how if learned.how is not None else [None] * HOURS_IN_WEEK
             at_slot = how[slot]
             how[slot] = (1 - lr) * (at_slot if at_slot is not None else prev) + lr * win.n
-            learned.how = how
+            learned.how, learned.undo = how, (slot, at_slot)
 
     def explain(self, key: str, win: Window) -> str:
         size = win.size if win.size is not None else self.p.dispersion

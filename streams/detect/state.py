@@ -48,6 +48,9 @@ class Learned(msgspec.Struct, kw_only=True):
     hod: list[float | None] | None = None  # by local hour of day
     cusum: float = 0.0
     how: list[float | None] | None = None  # by local hour of the week (Monday 00h = 0)
+    # The hour-of-week slot the last learned window changed, and its value before: a
+    # snapshot holds this instead of its own copy of `how` (168 values).
+    undo: tuple[int, float | None] | None = None
     windows: int = 0  # windows with calls learned from (the weight of the moments below)
     excess: float = 0.0  # EW mean of (residual^2 - mean): the variance beyond Poisson
     mean_sq: float = 0.0  # EW mean of the squared seasonal mean

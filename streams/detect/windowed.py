@@ -126,10 +126,25 @@ def _dt(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, tz=UTC)
 
 
-def _copy(learned: Learned) -> Learned:
+def _snapshot(learned: Learned) -> Learned:
+    """A copy without the hour-of-week profile, which `_view` rebuilds from the key's own."""
     return msgspec.structs.replace(
-        learned, hod=list(learned.hod) if learned.hod is not None else None,
-        how=list(learned.how) if learned.how is not None else None)
+        learned, hod=list(learned.hod) if learned.hod is not None else None, how=None)
+
+
+def _as_of(state: KeyState, best: int) -> Learned:
+    """What the key had learned after window `best`: its snapshot, with the hour-of-week
+    profile of now taken back, slot by slot, through the windows learned since."""
+    view = _snapshot(state.snaps[best])
+    how = state.learned.how
+    if how is not None:
+        how = list(how)
+        for later in sorted((s for s in state.snaps if s > best), reverse=True):
+            undo = state.snaps[later].undo
+            if undo is not None:
+                how[undo[0]] = undo[1]
+        view.how = how
+    return view
 
 
 def _alert(fam: Family, key: str, first: int, ws: int, win: Window, status: str,
@@ -178,7 +193,7 @@ def _view(fam: Family, state: KeyState, ws: int, wm: float) -> Learned | None:
     best = max((s for s in state.snaps if s <= cut), default=None)
     if best is None:
         return Learned()
-    view = _copy(state.snaps[best])
+    view = _as_of(state, best)
     fam.decay(view, (cut - best) // size)
     return view
 
@@ -360,7 +375,7 @@ def _close(fam: Family, key: str, state: KeyState, ws: int, wm: float,
         fam.decay(learned, (ws - learned.at) // size)
     fam.learn(learned, win, ws)
     learned.at = end
-    state.snaps[ws] = _copy(learned)
+    state.snaps[ws] = _snapshot(learned)
     for old in sorted(state.snaps)[:-(fam.lag_windows + 2)]:
         del state.snaps[old]
     if not fam.chains:

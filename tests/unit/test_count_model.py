@@ -16,8 +16,9 @@ from scipy.stats import binom, nbinom, poisson
 from streams.detect.countmodel import nb_threshold
 from streams.detect.engine import Engine
 from streams.detect.families import BurstFamily
-from streams.detect.seasons import local_slot
-from streams.detect.state import Learned, Window
+from streams.detect.seasons import HOURS_IN_WEEK, local_slot
+from streams.detect.state import KeyState, Learned, Window
+from streams.detect.windowed import FoldStats, Item, _as_of, fold
 from tests.unit.factories import policy
 
 START = int(datetime(2026, 1, 5, tzinfo=UTC).timestamp())  # a Monday, winter time in Rome
@@ -193,3 +194,36 @@ def test_the_utc_slot_arithmetic_is_the_calendars(ws: int) -> None:
     assert local_slot(ws, "UTC") == (at.hour, at.weekday() * 24 + at.hour)
     rome = datetime.fromtimestamp(ws, ZoneInfo("Europe/Rome"))
     assert local_slot(ws, "Europe/Rome") == (rome.hour, rome.weekday() * 24 + rome.hour)
+
+
+class Recording(BurstFamily):
+    """Notes the hour-of-week profile after each window it learns."""
+
+    def __init__(self) -> None:
+        super().__init__("burst_range", policy().bursts, 50, 0, "UTC", "range")
+        self.after: dict[int, list[float | None]] = {}
+
+    def learn(self, learned: Learned, win: Window, ws: int) -> None:
+        super().learn(learned, win, ws)
+        self.after[ws] = list(learned.how or [None] * HOURS_IN_WEEK)
+
+
+def test_a_snapshot_rebuilds_the_weekly_profile_it_had() -> None:
+    """Snapshots keep no copy of the 168-slot profile; the view of any of them, rebuilt
+    from the key's profile through the windows learned since, is what it held then (a
+    burst that crossed and was not learned included)."""
+    fam = Recording()
+    rng = np.random.default_rng(4)
+    counts = rng.poisson(3.0, 9 * DAY)
+    counts[8 * DAY + 30] = 60  # crosses: not learned
+    items = [Item(START + w * 300 + j, f"r{w}-{j}", "+1", f"c{j}", 1.0, True, src=0,
+                  pos=w * 100 + j) for w, n in enumerate(counts.tolist()) for j in range(n)]
+    state, checked = KeyState(), 0
+    for at in range(0, len(items), 40):
+        batch = items[at:at + 40]
+        fold(fam, "+1", state, batch, batch[-1].ts, FoldStats())
+        for best in state.snaps:
+            how = _as_of(state, best).how
+            assert (how or [None] * HOURS_IN_WEEK) == fam.after[best]
+            checked += how is not None and any(v is not None for v in how)
+    assert checked > 100
