@@ -35,7 +35,7 @@ class BurstFamily(Family):
     learns = True
 
     def __init__(self, detector: str, profile: BurstProfile, max_ids: int, warmup: int,
-                 timezone: str, noun: str) -> None:
+                 timezone: str, nouns: tuple[str, str]) -> None:
         self.detector = detector
         self.p = profile
         self.window_s = profile.window_s
@@ -43,7 +43,7 @@ class BurstFamily(Family):
         self.max_ids = max_ids
         self.warmup = warmup
         self.tz = timezone
-        self.noun = noun
+        self.noun, self.nouns = nouns  # singular, plural
         self.min_distinct = profile.min_distinct_callees  # read on every call: no lookup
         # Windows of history after which an hour-of-week profile starts to learn; a slot it
         # has learned replaces the daily profile's hour.
@@ -128,7 +128,7 @@ class BurstFamily(Family):
         tail = nb_tail(win.n, win.base or 0.0, size)
         minutes = self.window_s // 60
         if not win.age:
-            history = (f"{self.noun} never seen; new {self.noun}s bring "
+            history = (f"{self.noun} never seen; new {self.nouns} bring "
                        f"{self.p.prior_mean:g} calls per {minutes} min here")
         else:
             history = f"spread learned from {win.age} windows: NB size {size:.3g}"
@@ -265,9 +265,10 @@ def build_families(policy: Policy) -> dict[str, Family]:
         for rule, switch in SPOOF_RULES.items() if getattr(policy.spoofing, switch)
     }
     if b.enabled:
-        fams["burst_range"] = BurstFamily("burst_range", b, ids, 0, policy.timezone, "range")
+        fams["burst_range"] = BurstFamily("burst_range", b, ids, 0, policy.timezone,
+                                          ("range", "ranges"))
         fams["burst_country"] = BurstFamily("burst_country", b, ids, b.country_warmup_windows,
-                                            policy.timezone, "country")
+                                            policy.timezone, ("country", "countries"))
     if f.enabled:
         fams["fanout_number"] = DistinctFamily(
             "fanout_number", f.window_s, late, f.min_distinct_callees, "callee", f.exact_limit,

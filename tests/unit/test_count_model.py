@@ -200,7 +200,7 @@ class Recording(BurstFamily):
     """Notes the hour-of-week profile after each window it learns."""
 
     def __init__(self) -> None:
-        super().__init__("burst_range", policy().bursts, 50, 0, "UTC", "range")
+        super().__init__("burst_range", policy().bursts, 50, 0, "UTC", ("range", "ranges"))
         self.after: dict[int, list[float | None]] = {}
 
     def learn(self, learned: Learned, win: Window, ws: int) -> None:

@@ -98,3 +98,11 @@ def test_a_state_written_by_the_previous_structs_loads_and_folds_on() -> None:
     assert items
     fold(fam, "+23480310", state, items, t0 + 3600, FoldStats())
     assert load_state(dump_state(state)).learned.windows > 0
+
+
+def test_a_new_country_without_warm_up_says_what_new_countries_bring() -> None:
+    calls = new_range(15, 15)
+    alerts = [a for a in run_offline(calls, policy(bursts={"country_warmup_windows": 0})).alerts
+              if a.detector == "burst_country" and a.status == "open"]
+    assert [a.key for a in alerts] == ["+234"]
+    assert "country never seen; new countries bring 0.5 calls per 5 min" in alerts[0].explanation
