@@ -53,6 +53,7 @@ from streams.broker import (
     wait_for_line,
     worker_env,
 )
+from streams.detect.countmodel import nb_threshold
 from streams.faust_config import read_ends
 from streams.policy import load_policy
 from streams.settings import DEFAULT_POLICY
@@ -429,9 +430,16 @@ def restamped(record: dict[str, Any]) -> bytes:
     return orjson.dumps(out)
 
 
-# Calls of one window probe: the policy's [bursts] min_count, the fewest that can open a
-# `burst_range` incident for a range never seen before.
-WINDOW_CALLS = 20
+def _window_calls() -> int:
+    """Calls of one window probe, each to its own subscriber: the fewest that open a
+    `burst_range` incident for a range never seen before (the NB threshold of the policy's
+    prior, or its floor), so the last call sent is the crossing one."""
+    b = load_policy(DEFAULT_POLICY).bursts
+    prior = nb_threshold(b.prior_mean, b.dispersion, b.p_value)
+    return max(b.min_count, b.min_distinct_callees, prior)
+
+
+WINDOW_CALLS = _window_calls()
 WINDOW_WAIT_S = 180.0
 
 

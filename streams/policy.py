@@ -10,6 +10,7 @@ import tomllib
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -65,12 +66,19 @@ class BurstProfile(_Frozen):
     window_s: int = Field(300, ge=10, description="tumbling event-time window")
     allowed_lateness_s: int = Field(120, ge=0)
     range_digits: int = Field(5, ge=1, le=10, description="national digits in a range key")
-    # Count model: alert when P(X >= observed | baseline) < p_value under a
-    # negative binomial with this dispersion (variance = mu + mu^2 / dispersion).
+    # Count model: alert when P(X >= observed | baseline) < p_value under a negative
+    # binomial whose size each key learns (variance = mu + mu^2 / size), starting from
+    # `dispersion`, the family's prior size, weighted as `dispersion_prior_windows` windows.
     p_value: float = Field(1e-6, gt=0, lt=0.5)
     dispersion: float = Field(5.0, gt=0)
-    # Floor: a key must reach this many calls in a window before it can alert at all.
-    min_count: int = Field(20, ge=2)
+    dispersion_prior_windows: float = Field(12.0, ge=0)
+    # EW weight of a window in the variance moments: slower than the mean, since a
+    # variance needs more windows than a mean for the same precision.
+    dispersion_learning_rate: float = Field(0.01, gt=0, le=1)
+    # Floor: a key must reach this many calls, to this many distinct subscribers, in a
+    # window before it can alert at all; above it the count model decides.
+    min_count: int = Field(8, ge=2)
+    min_distinct_callees: int = Field(5, ge=1)
     # Expected calls per window for a key never seen before (the prior mean).
     prior_mean: float = Field(0.5, gt=0)
     # Weight of a closed window in the exponentially weighted baseline.
@@ -167,6 +175,7 @@ class StreamProfile(_Frozen):
 class Policy(_Frozen):
     preset: str | None = Field(None, description="regulatory preset this policy starts from")
     home_country: str = Field("IT", description="ISO 3166 region of national numbers")
+    timezone: str = Field("UTC", description="IANA zone of the operator's day and week")
     protected_numbers: ProtectedNumbers = ProtectedNumbers()
     trunks: dict[str, IngressKind] = Field(default_factory=dict)
     number_format: NumberFormatProfile = NumberFormatProfile()
@@ -183,6 +192,15 @@ class Policy(_Frozen):
     max_record_ids: int = Field(50, ge=1, le=1000, description="record_ids sample per alert")
 
     _known_region = field_validator("home_country")(check_region)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA time zone {name!r} (e.g. 'Europe/Rome')") from exc
+        return name
 
     @model_validator(mode="after")
     def _dialable_numbers(self) -> Policy:

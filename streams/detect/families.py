@@ -6,7 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 from streams.detect.campaigns import RampFamily, VelocityFamily
-from streams.detect.countmodel import nb_tail, nb_threshold
+from streams.detect.countmodel import (
+    excess_sample,
+    nb_phi,
+    nb_tail,
+    nb_threshold,
+    silent_moments,
+    size_of,
+)
+from streams.detect.seasons import HOURS_IN_WEEK, local_slot
 from streams.detect.state import Learned, Window
 from streams.detect.windowed import Family, Item
 from streams.events import Severity
@@ -21,56 +29,115 @@ NEVER_RANG = frozenset({"17", "21"})
 
 
 class BurstFamily(Family):
-    """Calls per window against an EWMA baseline per hour of day, judged by an NB tail."""
+    """Calls per window against a seasonal EWMA baseline in the operator's local time,
+    judged by an NB tail whose size the key learns (docs/count-model.md)."""
 
     learns = True
 
-    def __init__(self, detector: str, profile: BurstProfile, max_ids: int, warmup: int) -> None:
+    def __init__(self, detector: str, profile: BurstProfile, max_ids: int, warmup: int,
+                 timezone: str, nouns: tuple[str, str]) -> None:
         self.detector = detector
         self.p = profile
         self.window_s = profile.window_s
         self.lateness_s = profile.allowed_lateness_s
         self.max_ids = max_ids
         self.warmup = warmup
+        self.tz = timezone
+        self.noun, self.nouns = nouns  # singular, plural
+        self.min_distinct = profile.min_distinct_callees  # read on every call: no lookup
+        # Windows of history after which an hour-of-week profile starts to learn; a slot it
+        # has learned replaces the daily profile's hour.
+        self.week = 7 * 86400 // profile.window_s
 
     def _mean(self, learned: Learned, ws: int) -> float:
-        hour = int(ws // 3600) % 24  # UTC hour of the window
-        hod = learned.hod
-        at_hour = hod[hour] if hod is not None else None
+        hour, slot = local_slot(ws, self.tz)
+        at: float | None = None
+        if learned.how is not None:
+            at = learned.how[slot]
+        if at is None and learned.hod is not None:
+            at = learned.hod[hour]
         base = learned.base if learned.base is not None else self.p.prior_mean
-        return max(self.p.prior_mean, at_hour if at_hour is not None else base)
+        return max(self.p.prior_mean, at if at is not None else base)
 
-    def threshold(self, learned: Learned, ws: int) -> tuple[float, float | None]:
+    def phi(self, learned: Learned) -> tuple[float, float]:
+        """The key's over-dispersion (1 / NB size) and its standard error."""
+        p = self.p
+        return nb_phi(learned.excess, learned.mean_sq, learned.windows, p.dispersion,
+                      p.dispersion_prior_windows, p.dispersion_learning_rate)
+
+    def judge(self, learned: Learned, ws: int, win: Window) -> None:
         mean = self._mean(learned, ws)
+        phi, se = self.phi(learned)
+        size = size_of(phi + se)  # one standard error wider: an estimate, not the truth
+        win.base, win.size, win.age = round(mean, 3), round(size, 3), learned.windows
         if learned.seen < self.warmup:
-            return NEVER, round(mean, 3)
-        limit = nb_threshold(mean, self.p.dispersion, self.p.p_value)
-        return max(self.p.min_count, limit), round(mean, 3)
+            win.thr = NEVER
+            return
+        win.thr = max(self.p.min_count, nb_threshold(mean, size, self.p.p_value))
+
+    def add(self, win: Window, item: Item) -> None:
+        if len(win.distinct) < self.min_distinct:
+            win.distinct.add(item.callee)
+
+    def crossed(self, win: Window) -> bool:
+        return (win.thr is not None and win.n >= win.thr
+                and len(win.distinct) >= self.min_distinct)
 
     def decay(self, learned: Learned, windows: int) -> None:
-        if windows > 0 and learned.base is not None:
-            learned.base *= (1 - self.p.learning_rate) ** windows
+        """Silent windows are zero counts: they lower the baseline and enter the variance
+        moments (else a sparse key would look tamer than it is), all in closed form."""
+        if windows <= 0:
+            return
+        lr = self.p.learning_rate
+        if learned.base is not None:
+            learned.excess, learned.mean_sq = silent_moments(
+                learned.excess, learned.mean_sq, learned.base, windows,
+                self.p.dispersion_learning_rate, lr)
+            learned.windows += windows
+            learned.base *= (1 - lr) ** windows
         learned.seen += windows
 
     def learn(self, learned: Learned, win: Window, ws: int) -> None:
+        learned.undo = None  # this window changes no hour-of-week slot unless set below
         if win.fired:
             return  # never learn an attack as normal
-        lr = self.p.learning_rate
-        base = learned.base if learned.base is not None else self.p.prior_mean
+        p = self.p
+        lr, vr = p.learning_rate, p.dispersion_learning_rate
+        mean = self._mean(learned, ws)  # the seasonal mean this window is a residual from
+        learned.excess = (1 - vr) * learned.excess + vr * excess_sample(win.n, mean, lr)
+        learned.mean_sq = (1 - vr) * learned.mean_sq + vr * mean * mean
+        learned.windows += 1
+        base = learned.base if learned.base is not None else p.prior_mean
         learned.base = (1 - lr) * base + lr * win.n
         learned.seen += 1
+        hour, slot = local_slot(ws, self.tz)
         hod = learned.hod if learned.hod is not None else [None] * 24
-        hour = int(ws // 3600) % 24
-        prev = hod[hour] if hod[hour] is not None else base
+        at_hour = hod[hour]
+        prev = at_hour if at_hour is not None else base
         hod[hour] = (1 - lr) * prev + lr * win.n
         learned.hod = hod
+        if learned.seen > self.week:  # a week of history: each weekday's hours of its own,
+            # each starting from the daily profile, which by now has learned the hour
+            how = learned.how if learned.how is not None else [None] * HOURS_IN_WEEK
+            at_slot = how[slot]
+            how[slot] = (1 - lr) * (at_slot if at_slot is not None else prev) + lr * win.n
+            learned.how, learned.undo = how, (slot, at_slot)
 
     def explain(self, key: str, win: Window) -> str:
-        tail = nb_tail(win.n, win.base or 0.0, self.p.dispersion)
+        size = win.size if win.size is not None else self.p.dispersion
+        tail = nb_tail(win.n, win.base or 0.0, size)
+        minutes = self.window_s // 60
+        if not win.age:
+            history = (f"{self.noun} never seen; new {self.nouns} bring "
+                       f"{self.p.prior_mean:g} calls per {minutes} min here")
+        else:
+            history = f"spread learned from {win.age} windows: NB size {size:.3g}"
+        callees = len(win.distinct)
+        more = "+" if callees >= self.min_distinct else ""
         return (
-            f"{win.n} international calls from {key} in {self.window_s // 60} min against a "
-            f"baseline of {win.base:g} per window (threshold {win.thr:g}, "
-            f"negative-binomial tail p={tail:.1e})"
+            f"{win.n} international calls from {key} to {callees}{more} subscribers in "
+            f"{minutes} min against a baseline of {win.base:g} per window ({history}; "
+            f"threshold {win.thr:g}, negative-binomial tail p={tail:.1e})"
         )
 
 
@@ -198,8 +265,10 @@ def build_families(policy: Policy) -> dict[str, Family]:
         for rule, switch in SPOOF_RULES.items() if getattr(policy.spoofing, switch)
     }
     if b.enabled:
-        fams["burst_range"] = BurstFamily("burst_range", b, ids, warmup=0)
-        fams["burst_country"] = BurstFamily("burst_country", b, ids, b.country_warmup_windows)
+        fams["burst_range"] = BurstFamily("burst_range", b, ids, 0, policy.timezone,
+                                          ("range", "ranges"))
+        fams["burst_country"] = BurstFamily("burst_country", b, ids, b.country_warmup_windows,
+                                            policy.timezone, ("country", "countries"))
     if f.enabled:
         fams["fanout_number"] = DistinctFamily(
             "fanout_number", f.window_s, late, f.min_distinct_callees, "callee", f.exact_limit,

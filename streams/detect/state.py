@@ -30,16 +30,30 @@ class Window(msgspec.Struct, kw_only=True):
     trunks: list[str] = msgspec.field(default_factory=list)
     spans: list[tuple[float, float, int]] = msgspec.field(default_factory=list)  # start,end,cover
     peak: int = 0
+    # what a burst window was judged with: the NB size, and the key's learned windows then
+    size: float | None = None
+    age: int | None = None
 
 
 class Learned(msgspec.Struct, kw_only=True):
-    """What a key learned from its closed windows: baseline, warm-up, hour profile, CUSUM."""
+    """What a key learned from its closed windows: baseline, warm-up, hour profile, CUSUM,
+    and the moments of its over-dispersion (docs/count-model.md).
+
+    Fields added later have defaults, so a state written by an older version still loads.
+    """
 
     at: int | None = None  # end of the last window learned from
     base: float | None = None
     seen: int = 0
-    hod: list[float | None] | None = None
+    hod: list[float | None] | None = None  # by local hour of day
     cusum: float = 0.0
+    how: list[float | None] | None = None  # by local hour of the week (Monday 00h = 0)
+    # The hour-of-week slot the last learned window changed, and its value before: a
+    # snapshot holds this instead of its own copy of `how` (168 values).
+    undo: tuple[int, float | None] | None = None
+    windows: int = 0  # windows with calls learned from (the weight of the moments below)
+    excess: float = 0.0  # EW mean of (residual^2 - mean): the variance beyond Poisson
+    mean_sq: float = 0.0  # EW mean of the squared seasonal mean
 
 
 class KeyState(msgspec.Struct, kw_only=True):

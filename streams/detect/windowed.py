@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+import msgspec
+
 from streams.detect import sketch
 from streams.detect.state import KeyState, Learned, Window
 from streams.events import Alert, Severity, alert_id, dump_alert, load_alert
@@ -100,6 +102,10 @@ class Family:
     def threshold(self, learned: Learned, ws: int) -> tuple[float, float | None]:
         raise NotImplementedError
 
+    def judge(self, learned: Learned, ws: int, win: Window) -> None:
+        """Give `win` its threshold and baseline from what the key had learned."""
+        win.thr, win.base = self.threshold(learned, ws)
+
     def learn(self, learned: Learned, win: Window, ws: int) -> None:
         """Fold a closed window with calls into the key's baseline or running sums."""
 
@@ -120,9 +126,25 @@ def _dt(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, tz=UTC)
 
 
-def _copy(learned: Learned) -> Learned:
-    return Learned(at=learned.at, base=learned.base, seen=learned.seen, cusum=learned.cusum,
-                   hod=list(learned.hod) if learned.hod is not None else None)
+def _snapshot(learned: Learned) -> Learned:
+    """A copy without the hour-of-week profile, which `_view` rebuilds from the key's own."""
+    return msgspec.structs.replace(
+        learned, hod=list(learned.hod) if learned.hod is not None else None, how=None)
+
+
+def _as_of(state: KeyState, best: int) -> Learned:
+    """What the key had learned after window `best`: its snapshot, with the hour-of-week
+    profile of now taken back, slot by slot, through the windows learned since."""
+    view = _snapshot(state.snaps[best])
+    how = state.learned.how
+    if how is not None:
+        how = list(how)
+        for later in sorted((s for s in state.snaps if s > best), reverse=True):
+            undo = state.snaps[later].undo
+            if undo is not None:
+                how[undo[0]] = undo[1]
+        view.how = how
+    return view
 
 
 def _alert(fam: Family, key: str, first: int, ws: int, win: Window, status: str,
@@ -171,7 +193,7 @@ def _view(fam: Family, state: KeyState, ws: int, wm: float) -> Learned | None:
     best = max((s for s in state.snaps if s <= cut), default=None)
     if best is None:
         return Learned()
-    view = _copy(state.snaps[best])
+    view = _as_of(state, best)
     fam.decay(view, (cut - best) // size)
     return view
 
@@ -193,7 +215,7 @@ def _judge(fam: Family, key: str, state: KeyState, ws: int, win: Window, wm: flo
         view = _view(fam, state, ws, wm)
         if view is None:
             return
-        win.thr, win.base = fam.threshold(view, ws)
+        fam.judge(view, ws, win)
     if (final or not fam.decides_at_close) and not win.fired and fam.crossed(win):
         _cross(fam, key, ws, win, at, out)
 
@@ -353,7 +375,7 @@ def _close(fam: Family, key: str, state: KeyState, ws: int, wm: float,
         fam.decay(learned, (ws - learned.at) // size)
     fam.learn(learned, win, ws)
     learned.at = end
-    state.snaps[ws] = _copy(learned)
+    state.snaps[ws] = _snapshot(learned)
     for old in sorted(state.snaps)[:-(fam.lag_windows + 2)]:
         del state.snaps[old]
     if not fam.chains:

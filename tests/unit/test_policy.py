@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from streams.cli import main
-from streams.policy import PolicyError, load_policy, presets
+from streams.policy import PolicyError, load_policy, preset_policy, presets
 from streams.settings import DEFAULT_POLICY
 
 
@@ -22,7 +22,7 @@ def test_bundled_default_policy_loads_with_its_documented_values() -> None:
     policy = load_policy(DEFAULT_POLICY)
     assert policy.home_country == "IT"
     assert policy.trunks["INTL-BICS-1"] == "international"
-    assert policy.bursts.window_s == 300 and policy.bursts.min_count == 20
+    assert policy.bursts.window_s == 300 and policy.bursts.min_count == 8
 
 
 @pytest.mark.parametrize(("text", "message"), [
@@ -88,3 +88,16 @@ def test_detect_names_the_trunks_the_policy_cannot_place(
     err = capsys.readouterr().err
     assert "2 calls on trunks missing from the policy's [trunks]" in err
     assert "SIP-NEW-7 (2)" in err and "NAT-TIM-1" not in err
+
+
+def test_a_timezone_must_be_an_iana_zone(tmp_path: Path) -> None:
+    with pytest.raises(PolicyError, match=r"key .timezone.*Europe/Rome"):
+        load_policy(write(tmp_path, 'timezone = "Europe/Rom"'))
+    assert load_policy(write(tmp_path, 'timezone = "Europe/Rome"')).timezone == "Europe/Rome"
+
+
+@pytest.mark.parametrize(("preset", "zone"), [("it", "Europe/Rome"), ("cn", "Asia/Shanghai"),
+                                              ("uk", "Europe/London"),
+                                              ("us", "America/New_York")])
+def test_each_preset_sets_its_operators_timezone(preset: str, zone: str) -> None:
+    assert preset_policy(preset, {}).timezone == zone

@@ -26,18 +26,22 @@ def table(alerts: list) -> list[tuple]:
     return [(a.detector, a.status, a.key, a.observed) for a in alerts]
 
 
-def test_sudden_burst_from_unseen_range_opens_at_the_floor_then_updates_and_resolves() -> None:
+def test_sudden_burst_from_unseen_range_opens_at_the_prior_threshold_then_resolves() -> None:
+    """A never-seen range is judged against the prior (what new ranges bring), not a floor."""
+    b = P.bursts
+    need = max(b.min_count, nb_threshold(b.prior_mean, b.dispersion, b.p_value))
     result = run_offline(burst(100, every_s=2.0), P)
     rows = [r for r in table(result.alerts) if r[0] == "burst_range"]
     assert rows == [
-        ("burst_range", "open", "+6391755", 20),
+        ("burst_range", "open", "+6391755", need),
         ("burst_range", "update", "+6391755", 100),
         ("burst_range", "resolved", "+6391755", 0),
     ]
     opened = next(a for a in result.alerts if a.detector == "burst_range")
-    assert opened.detected_at.timestamp() - opened.window_start.timestamp() == 38.0
-    assert len(opened.record_ids) == 20 and opened.baseline == 0.5
+    assert opened.detected_at.timestamp() - opened.window_start.timestamp() == 2.0 * (need - 1)
+    assert len(opened.record_ids) == need and opened.baseline == b.prior_mean
     assert "negative-binomial" in opened.explanation
+    assert "range never seen; new ranges bring 0.5 calls per 5 min here" in opened.explanation
 
 
 def test_quiet_international_traffic_from_many_ranges_raises_nothing() -> None:
