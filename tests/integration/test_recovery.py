@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import orjson
 import pytest
@@ -22,8 +23,13 @@ def calls(first: int, n: int) -> list[bytes]:
     }) for i in range(first, first + n)]
 
 
-def test_counts_before_a_restart_still_count_after_it(make_worker) -> None:
-    first = make_worker(partitions=2)
+def test_counts_before_a_restart_still_count_after_it(make_worker, tmp_path: Path) -> None:
+    # A range opens at 20 calls here (the floor, above a new range's learned threshold):
+    # the 15 calls before the restart open nothing, the 10 after it alone would not either.
+    policy = tmp_path / "policy.toml"
+    policy.write_text('home_country = "IT"\n[trunks]\n"INTL-BICS-1" = "international"\n'
+                      "[bursts]\nmin_count = 20\n")
+    first = make_worker(policy=policy, partitions=2)
     produce(first.bootstrap, first.names["events"], calls(0, 15))  # below the floor of 20
     stats = f"http://127.0.0.1:{first.metrics_port}/metrics"
     _wait_for(stats, "cdrwatch_events_valid_total 15.0")
@@ -32,7 +38,7 @@ def test_counts_before_a_restart_still_count_after_it(make_worker) -> None:
 
     # Same app id and topics (the factory reuses them within a test): the committed offsets
     # skip the first 15 calls, so only the changelog can bring their counts back.
-    second = make_worker(partitions=2, app_id=first.env["CDRWATCH_APP_ID"])
+    second = make_worker(policy=policy, partitions=2, app_id=first.env["CDRWATCH_APP_ID"])
     # and a source watermark: the open waits for the window before it to be final
     produce(second.bootstrap, second.names["events"], calls(15, 10))
     declare_watermark(second.bootstrap, second.names["events"],
