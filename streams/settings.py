@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_POLICY = Path(__file__).parent / "policies" / "default.toml"
@@ -55,7 +56,24 @@ class Settings(BaseSettings):
     sasl_mechanism: str = "PLAIN"
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
+    # The Kubernetes Secret convention: a mounted file holds the password (one trailing
+    # newline is not part of it); set this or sasl_password, not both.
+    sasl_password_file: Path | None = None
     ssl_cafile: Path | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _password_from_file(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not data.get("sasl_password_file"):
+            return data
+        if data.get("sasl_password"):
+            raise ValueError("set CDRWATCH_SASL_PASSWORD or CDRWATCH_SASL_PASSWORD_FILE, not both")
+        path = Path(data["sasl_password_file"])
+        try:
+            secret = path.read_text(encoding="utf-8").removesuffix("\n")
+        except OSError as exc:
+            raise ValueError(f"CDRWATCH_SASL_PASSWORD_FILE {path}: {exc.strerror}") from None
+        return {**data, "sasl_password": secret}
 
 
 @lru_cache(maxsize=1)
