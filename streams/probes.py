@@ -8,15 +8,16 @@ recovery running. Every other path is Prometheus' exposition, as before.
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from socketserver import ThreadingMixIn
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 from prometheus_client import CollectorRegistry, make_wsgi_app
+from prometheus_client.exposition import ThreadingWSGIServer
 
 # The longest a live worker's loop goes without a beat: the fold of one large keyed message
 # or a long garbage collection takes well under a second.
@@ -68,18 +69,20 @@ def wsgi_app(probes: Probes, registry: CollectorRegistry) -> Wsgi:
     return app
 
 
-class _Server(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-
-
 class _Quiet(WSGIRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         """Scrapes and probes every few seconds are not worth a log line."""
 
 
 def serve(probes: Probes, registry: CollectorRegistry, port: int, host: str) -> None:
-    """Serve metrics and probes from a daemon thread; port 0 serves nothing."""
+    """Serve metrics and probes from a daemon thread; port 0 serves nothing. The server is
+    prometheus_client's own, in the address family of `host` (an IPv6 address works), as
+    `start_http_server` does it."""
     if not port:
         return
-    server = make_server(host, port, wsgi_app(probes, registry), _Server, handler_class=_Quiet)
+    family, *_ = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                    flags=socket.AI_PASSIVE)[0]
+    server_class = type("ProbeServer", (ThreadingWSGIServer,), {"address_family": family})
+    server = make_server(host, port, wsgi_app(probes, registry), server_class,
+                         handler_class=_Quiet)
     threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
