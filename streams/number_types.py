@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from typing import NamedTuple
 
-from phonenumbers import PhoneMetadata, PhoneNumber, PhoneNumberDesc
+from phonenumbers import PhoneMetadata, PhoneNumberDesc
 from phonenumbers import PhoneNumberType as T
 from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
 
@@ -99,13 +99,14 @@ def _region(nsn: str, regions: tuple[str, ...]) -> tuple[str | None, int | None]
     return None, None
 
 
-def number_type(number: PhoneNumber, nsn: str) -> int:
-    """`phonenumbers.number_type(number)`; `nsn` is its national significant number."""
-    regions = COUNTRY_CODE_TO_REGION_CODE.get(number.country_code)
+def number_type(country_code: int, nsn: str) -> int:
+    """`phonenumbers.number_type` of the number with this country code and national
+    significant number."""
+    regions = COUNTRY_CODE_TO_REGION_CODE.get(country_code)
     if regions is None:
         return T.UNKNOWN
     region, kind = (regions[0], None) if len(regions) == 1 else _region(nsn, regions)
     if kind is not None:
         return kind
-    meta = PhoneMetadata.metadata_for_region_or_calling_code(number.country_code, region)
+    meta = PhoneMetadata.metadata_for_region_or_calling_code(country_code, region)
     return T.UNKNOWN if meta is None else _type_in(nsn, _table(meta))

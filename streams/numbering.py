@@ -10,7 +10,7 @@ from typing import Literal
 import phonenumbers
 from phonenumbers import PhoneNumberType as T
 
-from streams import number_types
+from streams import number_parse, number_types
 
 Form = Literal["international", "national", "anonymous", "garbage"]
 # How a trunk logs caller IDs that carry neither "+" nor the international prefix ("bare"
@@ -132,27 +132,30 @@ def classify(raw: str, home_region: str, full: bool = True,
 def _read(raw: str, text: str, digits: str, home_region: str, form: Form, full: bool,
           bare: bool = False) -> Number:
     """`text` parsed in the home plan (a leading "+" makes it international)."""
-    try:
-        parsed = phonenumbers.parse(text, home_region)
-    except phonenumbers.NumberParseException:
-        return Number(raw=raw, form="garbage")
-    nsn = phonenumbers.national_significant_number(parsed)
+    read = number_parse.fast_parse(text, home_region)
+    if read is None:
+        try:
+            parsed = phonenumbers.parse(text, home_region)
+        except phonenumbers.NumberParseException:
+            return Number(raw=raw, form="garbage")
+        read = parsed.country_code, phonenumbers.national_significant_number(parsed)
+    code, nsn = read
     if not full:
-        return Number(raw=raw, form=form, e164=f"+{parsed.country_code}{nsn}",
-                      country_code=parsed.country_code, nsn=nsn, bare=bare)
+        return Number(raw=raw, form=form, e164=f"+{code}{nsn}", country_code=code, nsn=nsn,
+                      bare=bare)
     # number_type() is UNKNOWN exactly when is_valid_number() is false; one lookup, not two.
-    ntype = number_types.number_type(parsed, nsn)
+    ntype = number_types.number_type(code, nsn)
     valid = ntype != T.UNKNOWN
     short = False
     if not valid and form == "national":
         short = len(digits) <= 8 or phonenumbers.is_valid_short_number_for_region(
-            parsed, home_region
+            phonenumbers.parse(text, home_region), home_region
         )
     return Number(
         raw=raw,
         form=form,
-        e164=f"+{parsed.country_code}{nsn}",
-        country_code=parsed.country_code,
+        e164=f"+{code}{nsn}",
+        country_code=code,
         nsn=nsn,
         kind=_KIND.get(ntype, "unknown"),
         valid=valid,
