@@ -370,14 +370,15 @@ def _close(fam: Family, key: str, state: KeyState, ws: int, wm: float,
     win = state.windows[ws]
     _judge(fam, key, state, ws, win, wm, end, out, final=True)
     del state.windows[ws]
-    learned = state.learned
-    if learned.at is not None and ws > learned.at:
-        fam.decay(learned, (ws - learned.at) // size)
-    fam.learn(learned, win, ws)
-    learned.at = end
-    state.snaps[ws] = _snapshot(learned)
-    for old in sorted(state.snaps)[:-(fam.lag_windows + 2)]:
-        del state.snaps[old]
+    if fam.learns:  # a fixed threshold learns nothing, and `_view` reads no snapshot of it
+        learned = state.learned
+        if learned.at is not None and ws > learned.at:
+            fam.decay(learned, (ws - learned.at) // size)
+        fam.learn(learned, win, ws)
+        learned.at = end
+        state.snaps[ws] = _snapshot(learned)
+        for old in sorted(state.snaps)[:-(fam.lag_windows + 2)]:
+            del state.snaps[old]
     if not fam.chains:
         if win.fired:
             out.append(_alert(fam, key, ws, ws, win, "resolved", end,
