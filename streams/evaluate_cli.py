@@ -15,12 +15,17 @@ from streams.traffic.cli import FLAGS, add_traffic_arguments
 from streams.usage import UsageError, input_file, load_checked_policy, output_file, policy_path
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
     from streams.evaluation.inputs import Labelled
+    from streams.events import CallEvent
     from streams.policy import Policy
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    src = parser.add_argument_group("labelled traffic from files (`cdrwatch generate` output)")
+    src = parser.add_argument_group("traffic from files (`cdrwatch generate` output, or a "
+                                    "recorded file: without labels, incidents per day and key)")
     src.add_argument("--events", metavar="FILE", help="events JSONL or CSV")
     src.add_argument("--labels", metavar="FILE",
                      help="labels JSONL (default: beside --events, day.jsonl -> day.labels.jsonl)")
@@ -39,13 +44,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     out.add_argument("--chart", metavar="OUT.png", help="latency bars + timeline as PNG")
 
 
-def _inputs(args: argparse.Namespace) -> Labelled:
-    from streams.evaluation.inputs import generated, load_files
+def _inputs(args: argparse.Namespace) -> Labelled | None:
+    """The labelled traffic; None for a recorded file that has no labels."""
+    from streams.evaluation.inputs import beside, generated, load_files
     from streams.traffic.cli import build_config
 
     if args.generate:
         return generated(build_config(args))
-    return load_files(input_file(args.events, "--events"),
+    events = input_file(args.events, "--events")
+    if not args.labels and beside(events, ".labels.jsonl") is None:
+        return None
+    return load_files(events,
                       args.labels and input_file(args.labels, "--labels"),
                       args.campaigns and input_file(args.campaigns, "--campaigns"))
 
@@ -92,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
     if args.generate and args.home.upper() != policy.home_country.upper():
         print(f"cdrwatch evaluate: warning: traffic of {args.home.upper()} judged by a policy for "
               f"{policy.home_country}; pass --policy for {args.home.upper()}", file=sys.stderr)
+    if data is None:  # a recorded file without labels
+        return _unlabelled(args, policy, json_out)
     for line in data.rejected[:20]:
         print(f"rejected: {line}", file=sys.stderr)
 
@@ -106,4 +117,36 @@ def run(args: argparse.Namespace) -> int:
         from streams.evaluation.chart import render
 
         render(ev, chart_out, title=f"cdrwatch evaluation: {data.source}")
+    return 0
+
+
+def _unlabelled(args: argparse.Namespace, policy: Policy, json_out: Path | None) -> int:
+    """No labels to score against: incidents per day, per detector and per key."""
+    import orjson
+
+    from streams.evaluation.report import print_unlabelled
+    from streams.evaluation.unlabelled import summarise
+    from streams.replay import read_messages
+
+    rejected: list[str] = []
+
+    def calls() -> Iterator[CallEvent]:
+        for line in read_messages([input_file(args.events, "--events")]):
+            rejected.extend(f"{line.source}:{line.line_no}: {b.reason}" for b in line.bad)
+            yield from line.events
+
+    try:
+        rep = summarise(calls(), policy, source=args.events)
+    except (ValueError, OSError) as exc:
+        raise UsageError(f"evaluate: {exc}") from exc
+    rep.rejected = len(rejected)
+    for line in rejected[:20]:
+        print(f"rejected: {line}", file=sys.stderr)
+    if args.chart:
+        print("cdrwatch evaluate: --chart needs labels; not written", file=sys.stderr)
+    print_unlabelled(rep)
+    if json_out:
+        from streams.evaluation.unlabelled import to_json
+
+        json_out.write_bytes(orjson.dumps(to_json(rep), option=orjson.OPT_INDENT_2))
     return 0

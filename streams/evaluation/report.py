@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
@@ -13,6 +14,7 @@ from rich.padding import Padding
 from rich.table import Table
 
 from streams.evaluation.scoring import Evaluation, Incident
+from streams.evaluation.unlabelled import Unlabelled
 
 EXAMPLES = 3  # false alarms shown per detector
 NARROW = 120  # below this width tables split, and their lists go on lines of their own
@@ -196,3 +198,28 @@ def to_json(ev: Evaluation, source: str = "") -> dict[str, Any]:
         "incidents": len(ev.incidents),
         "missing_detectors": ev.missing,
     }
+
+
+def print_unlabelled(rep: Unlabelled, console: Console | None = None, top: int = 15) -> None:
+    """Incidents per day and per detector, then the keys that make the most of them."""
+    console = console or Console(width=None if sys.stdout.isatty() else 160)
+    console.print(f"[bold]cdrwatch evaluate[/] {rep.source} (no labels): {rep.calls:,} calls, "
+                  f"{len(rep.incidents)} incidents over {len(rep.days)} day(s) in "
+                  f"{rep.timezone}; {rep.late} late, {rep.rejected} rejected records")
+    narrow = console.width < NARROW
+    per_day = rep.per_day()
+    detectors = sorted({d for counts in per_day.values() for d in counts})
+    t = _table("incidents per day", narrow)
+    _names(t, "day")
+    _figures(t, *detectors, "all")
+    for day, counts in per_day.items():
+        t.add_row(f"{day.isoformat()} {day:%a}", *(str(counts.get(d, 0)) for d in detectors),
+                  str(sum(counts.values())))
+    console.print(t)
+    keys = _table(f"keys with the most incidents (top {top})", narrow)
+    _names(keys, "detector", "key")
+    _figures(keys, "incidents", "share of its detector")
+    totals = Counter(i.detector for i in rep.incidents)
+    for (detector, key), n in rep.per_key().most_common(top):
+        keys.add_row(detector, key, str(n), pct(n / totals[detector]))
+    console.print(keys)

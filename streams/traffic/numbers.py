@@ -61,6 +61,15 @@ def is_valid(cc: int, nsn: str, region: str, types: tuple[int, ...] | None = Non
     return phonenumbers.number_type(num) in types and phonenumbers.is_valid_number(num)
 
 
+def is_dialable_invalid(e164: str) -> bool:
+    """A number of a known country code and possible shape that its plan does not assign."""
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return False
+    return not phonenumbers.is_valid_number(number)
+
+
 def national_form(cc: int, nsn: str) -> str:
     text = phonenumbers.format_number(to_number(cc, nsn), phonenumbers.PhoneNumberFormat.NATIONAL)
     return "".join(ch for ch in text if ch.isdigit())

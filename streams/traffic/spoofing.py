@@ -11,9 +11,8 @@ from typing import Any
 import numpy as np
 import phonenumbers
 
-from streams.numbering import classify
 from streams.traffic.calls import INTL_TRUNKS, NAT_TRUNKS, Calls, Context, batch, pick
-from streams.traffic.numbers import is_valid, present
+from streams.traffic.numbers import is_dialable_invalid, is_valid, present
 
 Result = tuple[Calls, dict[str, Any]]
 
@@ -75,7 +74,9 @@ def domestic_from_abroad(ctx: Context, rng: np.random.Generator, t0: float, cid:
 
 def _invalid(ctx: Context, rng: np.random.Generator, n: int) -> list[str]:
     """Mutations of real numbers (truncated, lengthened, wrong leading digit) that the
-    detector's own reader (`classify`) calls dialable but invalid."""
+    numbering plan (libphonenumber's metadata, read here on the E.164 form the mutation
+    built) says are not valid: the label comes from the plan, never from the detector's
+    own reader of presented numbers."""
     found: list[str] = []
     while len(found) < n:
         num = str(ctx.mobiles.e164[rng.integers(len(ctx.mobiles))])
@@ -88,8 +89,7 @@ def _invalid(ctx: Context, rng: np.random.Generator, n: int) -> list[str]:
             cc = str(ctx.subscribers.country_code)
             num = f"+{cc}{rng.integers(0, 10)}{num[len(cc) + 2:]}"
         raw = num if rng.random() < 0.5 else ctx.intl + num[1:]
-        info = classify(raw, ctx.home)
-        if info.dialable and not info.valid and not info.short_code:
+        if is_dialable_invalid(num):
             found.append(raw)
     return found
 
