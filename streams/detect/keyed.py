@@ -145,7 +145,8 @@ class KeyedStates:
         self._due.pop(fk, None)
         self.open.pop(fk, None)
         self._dirty.pop(fk, None)
-        self._forgotten[fk] = partition
+        if self.families[fk[0]].durable:  # its changelog copy needs a tombstone
+            self._forgotten[fk] = partition
 
     def restorable(self, fk: FK) -> bool:
         """May a restored copy of this key be adopted? Not while it is held, nor once it

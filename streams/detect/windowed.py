@@ -181,11 +181,15 @@ def first_open_slot(wm: float, fam: Family) -> int:
     return (math.floor((wm - fam.lateness_s - fam.window_s) / fam.window_s) + 1) * fam.window_s
 
 
+# What a family with a fixed threshold is judged with: nothing learned (read, never changed).
+_FIXED = Learned()
+
+
 def _view(fam: Family, state: KeyState, ws: int, wm: float) -> Learned | None:
     """What the key had learned after every window up to `lag_windows` before `ws`, or None
     while the watermark has not passed those windows yet (a lagging source may still add)."""
     if not fam.learns:
-        return Learned()  # a fixed threshold: known at once, whatever the watermark
+        return _FIXED  # a fixed threshold: known at once, whatever the watermark
     size = fam.window_s
     cut = ws - fam.lag_windows * size
     if cut + size + fam.lateness_s > wm:
