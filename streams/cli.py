@@ -28,6 +28,7 @@ _ENV_FLAGS = {
     "policy": "CDRWATCH_POLICY",
     "metrics_port": "CDRWATCH_METRICS_PORT",
     "log_level": "CDRWATCH_LOG_LEVEL",
+    "baseline": "CDRWATCH_BASELINE",
 }
 
 
@@ -47,7 +48,12 @@ def _apply_env(args: argparse.Namespace) -> None:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     _apply_env(args)
-    load_checked_policy(args.policy)  # refused here, before Faust starts
+    policy = load_checked_policy(args.policy)  # refused here, before Faust starts
+    baseline = os.environ.get("CDRWATCH_BASELINE")
+    if baseline:
+        from streams.offline_cli import baseline_seeds
+
+        baseline_seeds(baseline, policy, "worker")
     from streams.app import app, settings
     from streams.runtime import run_worker
 
@@ -99,6 +105,8 @@ def _worker_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dlq-topic", help="dead-letter topic (CDRWATCH_DLQ_TOPIC)")
     p.add_argument("--metrics-port", type=int, help="0 = off (CDRWATCH_METRICS_PORT)")
     p.add_argument("--log-level", help="worker log level (CDRWATCH_LOG_LEVEL)")
+    p.add_argument("--baseline", metavar="FILE",
+                   help="warm start from `cdrwatch baseline learn` output (CDRWATCH_BASELINE)")
     p.add_argument("--uvloop", action=argparse.BooleanOptionalAction, default=True,
                    help="run on uvloop's event loop")
     p.set_defaults(func=cmd_worker)
@@ -146,6 +154,12 @@ def _evaluate_args(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=evaluation_cli.run)
 
 
+def _baseline_args(p: argparse.ArgumentParser) -> None:
+    from streams import baseline_cli
+
+    baseline_cli.add_arguments(p)
+
+
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "worker": ("run the Faust worker", _worker_args),
     "demo": ("embedded broker + worker + bundled fixture, alerts live", _demo_args),
@@ -153,6 +167,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "detect": ("run the detectors offline over files", _detect_args),
     "generate": ("seeded synthetic CDR traffic with labels", _generate_args),
     "evaluate": ("precision, recall and latency on labelled traffic", _evaluate_args),
+    "baseline": ("learn every key's baseline from recorded traffic (warm start)",
+                 _baseline_args),
 }
 
 

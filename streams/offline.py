@@ -9,6 +9,7 @@ from pathlib import Path
 
 import orjson
 
+from streams.detect.baseline import Baseline, build
 from streams.detect.engine import OfflineResult, run_offline
 from streams.events import Alert, CallEvent
 from streams.policy import Policy
@@ -32,11 +33,19 @@ def _events(paths: list[Path], rejected: list[tuple[str, int, str]]) -> Iterator
         yield from line.events
 
 
-def detect_files(paths: list[Path], policy: Policy) -> DetectReport:
+def detect_files(paths: list[Path], policy: Policy,
+                 seeds: dict[tuple[str, str], bytes] | None = None) -> DetectReport:
     rejected: list[tuple[str, int, str]] = []
     started = time.perf_counter()
-    result = run_offline(_events(paths, rejected), policy)
+    result = run_offline(_events(paths, rejected), policy, seeds=seeds)
     return DetectReport(result, rejected, time.perf_counter() - started)
+
+
+def learn_baseline(report: DetectReport, policy: Policy) -> Baseline:
+    """What every key learned over a finished offline run (all its windows closed)."""
+    states = report.result.states
+    assert states is not None
+    return build(states.states(), states.families, policy.home_country, states.last_ts())
 
 
 def alert_line(alert: Alert) -> bytes:

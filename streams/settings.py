@@ -49,6 +49,9 @@ class Settings(BaseSettings):
         description="longest a fetch waits for data: bounds the latency each topic hop adds",
     )
     data_dir: Path = Path("/tmp/cdrwatch-data")
+    baseline: Path | None = Field(
+        None, description="`cdrwatch baseline learn` output: keys this worker holds no state "
+        "for start from what they learned there (warm start)")
     # Production cluster security; secrets are SecretStr and never printed.
     security_protocol: str = Field(
         "PLAINTEXT", description="PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL"

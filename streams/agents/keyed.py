@@ -32,6 +32,7 @@ from streams.app import (
     settings,
     state_table,
 )
+from streams.detect.baseline import read, seeds
 from streams.detect.keyed import KeyedStates
 from streams.detect.windowed import FoldStats
 from streams.events import Alert, BadRecord, dump_alert
@@ -40,7 +41,14 @@ from streams.watermarks import Watermark
 log = logging.getLogger(__name__)
 CHANGELOG = state_table.changelog_topic.get_topic_name()
 
-states = KeyedStates(engine.families, policy.stream.baseline_ttl_s)
+def _seeds() -> dict[tuple[str, str], bytes] | None:
+    """A warm start's learned states (checked by `cdrwatch worker` before Faust starts)."""
+    if settings.baseline is None:
+        return None
+    return seeds(read(settings.baseline), engine.families, policy.home_country)[0]
+
+
+states = KeyedStates(engine.families, policy.stream.baseline_ttl_s, seeds=_seeds())
 clocks: dict[int, Watermark] = {}  # keyed partition -> its watermark
 _counted: dict[str, tuple[int, int, int]] = {}  # family -> (late, duplicates, redelivered)
 

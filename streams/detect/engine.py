@@ -114,22 +114,25 @@ class OfflineResult:
     unmapped_trunks: dict[str, int] = field(default_factory=dict)  # trunk -> calls
     duplicates: int = 0  # routed items of a record_id already counted in its window
     misdeclared: list[Misfit] = field(default_factory=list)  # trunks, in the order judged
+    states: KeyedStates | None = None  # what every key held at the end (a baseline's source)
 
 
 def run_offline(
     events: Iterable[CallEvent], policy: Policy, flush_at_end: bool = True,
     on_call: Callable[[Routing, list[int]], None] | None = None,
+    seeds: dict[tuple[str, str], bytes] | None = None,
 ) -> OfflineResult:
     """The same detectors as the worker, state in memory, calls in file order.
 
     The watermark is the latest event time read so far (one ordered source), so a call
     later than the allowed lateness behind it is counted as late, exactly as in the worker.
     `on_call` sees each call's routing and, per routed item, whether it came too late to
-    count (1) or not (0): the evaluation notes which calls each window holds.
+    count (1) or not (0): the evaluation notes which calls each window holds. `seeds`: the
+    learned states of a baseline (streams/detect/baseline.py) keys start from.
     """
     engine = Engine(policy)
-    keyed = KeyedStates(engine.families, policy.stream.baseline_ttl_s)
-    result = OfflineResult()
+    keyed = KeyedStates(engine.families, policy.stream.baseline_ttl_s, seeds=seeds)
+    result = OfflineResult(states=keyed)
     wm: float | None = None
     late = keyed.stats
     for pos, event in enumerate(events):

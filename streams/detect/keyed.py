@@ -37,8 +37,11 @@ class KeyedStates:
     """States by (family, key), each on one keyed partition, with their due watermarks."""
 
     def __init__(self, families: dict[str, Family], ttl_s: float,
-                 live: int = LIVE_STATES) -> None:
+                 live: int = LIVE_STATES, seeds: dict[FK, bytes] | None = None) -> None:
         self.families = families
+        # Learned states a key starts from when it first calls holding nothing of its own
+        # (a warm start, streams/detect/baseline.py); each is taken once.
+        self.seeds = dict(seeds or {})
         self.ttl_s = ttl_s
         self.live = live
         self._live: dict[FK, KeyState] = {}  # in order of use, the latest last
@@ -60,7 +63,8 @@ class KeyedStates:
         fk = (family, key)
         state = self.get(fk)
         if state is None:
-            state = self._live[fk] = KeyState()
+            seed = self.seeds.pop(fk, None)
+            state = self._live[fk] = KeyState() if seed is None else load_state(seed)
             self.held[family] += 1
             swept = self._swept.get(partition)
             if swept is not None:  # closed as far as its partition's other keys: a call
@@ -84,6 +88,12 @@ class KeyedStates:
             state = load_state(raw)
         self._live[fk] = state
         return state
+
+    def states(self) -> Iterator[tuple[FK, KeyState]]:
+        """Every key held and its state, without changing which are held as objects."""
+        yield from self._live.items()
+        for fk, raw in self._packed.items():
+            yield fk, load_state(raw)
 
     def __contains__(self, fk: object) -> bool:
         return fk in self._live or fk in self._packed

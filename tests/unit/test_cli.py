@@ -206,14 +206,18 @@ def test_readme_command_table_matches_the_help() -> None:
     rows = _readme_commands()
     assert set(rows) == set(COMMANDS)
     for name, parser in _commands().items():
-        optional = {s for a in parser._actions if not a.required for s in a.option_strings}
-        required = {s for a in parser._actions if a.required for s in a.option_strings}
+        # a command with actions (`baseline learn`) is read with its actions' flags
+        actions = [*parser._actions, *(a for sub in parser._actions
+                                       if isinstance(sub, argparse._SubParsersAction)
+                                       for p in sub.choices.values() for a in p._actions)]
+        optional = {s for a in actions if not a.required for s in a.option_strings}
+        required = {s for a in actions if a.required for s in a.option_strings}
         synopsis = rows[name]
         bracketed = set(re.findall(r"\[[^\]]*?(--[\w-]+)", synopsis))
         bare = set(re.findall(r"(--[\w-]+)", re.sub(r"\[[^\]]*\]", "", synopsis)))
         assert bracketed <= optional, (name, bracketed - optional)
         assert bare <= required, (name, bare - required)
-        positional = [a for a in parser._actions if not a.option_strings]
+        positional = [a for a in actions if not a.option_strings]
         for action in positional:
             if isinstance(action, argparse._SubParsersAction):
                 continue
