@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from pydantic import ValidationError
 
     from streams.policy import Policy
+    from streams.settings import Settings
 
 EXIT_USAGE = 2
 
@@ -74,19 +75,25 @@ def add_policy(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     p.add_argument("--policy", metavar="FILE", help=POLICY_HELP)
 
 
-def policy_path(flag: str | None) -> tuple[Path, str]:
-    """--policy, else CDRWATCH_POLICY (as the worker reads it), else the bundled default; with
-    the variable's name when it chose, for the error message."""
+def checked_settings() -> Settings:
+    """The CDRWATCH_* environment, or a UsageError naming the variable at fault (a secret's
+    value never appears: pydantic's messages here carry no input)."""
     from pydantic import ValidationError
 
     from streams.settings import Settings
 
-    if flag:
-        return Path(flag), ""
     try:
-        settings = Settings()
+        return Settings()
     except ValidationError as exc:
         raise UsageError(f"environment CDRWATCH_*: {describe(exc)}") from exc
+
+
+def policy_path(flag: str | None) -> tuple[Path, str]:
+    """--policy, else CDRWATCH_POLICY (as the worker reads it), else the bundled default; with
+    the variable's name when it chose, for the error message."""
+    if flag:
+        return Path(flag), ""
+    settings = checked_settings()
     return settings.policy, "CDRWATCH_POLICY" if "policy" in settings.model_fields_set else ""
 
 
