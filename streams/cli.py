@@ -16,6 +16,7 @@ from streams.usage import (
     HelpFormatter,
     UsageError,
     add_policy,
+    alert_privacy,
     checked_settings,
     input_file,
     load_checked_policy,
@@ -52,7 +53,7 @@ def _apply_env(args: argparse.Namespace) -> None:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     _apply_env(args)
-    load_checked_policy(args.policy)  # refused here, before Faust starts
+    alert_privacy(load_checked_policy(args.policy))  # refused here, before Faust starts
     from streams.app import app, settings
     from streams.runtime import run_worker
 

@@ -30,7 +30,13 @@ from streams.demo_view import alert_markup, count, header, in_event_order, summa
 from streams.events import Alert, load_alert
 from streams.replay import ReplayReport, replay
 from streams.security import kafka_python_kwargs
-from streams.usage import checked_settings, input_file, load_checked_policy, policy_path
+from streams.usage import (
+    alert_privacy,
+    checked_settings,
+    input_file,
+    load_checked_policy,
+    policy_path,
+)
 
 FIXTURE = Path(__file__).parent / "fixtures" / "demo.jsonl"
 READY = b"[^Worker]: Ready"  # Faust's line once the worker holds its partitions
@@ -180,6 +186,7 @@ def run_demo(args: argparse.Namespace) -> int:
     fixtures = [input_file(f, "--fixture") for f in (args.fixture or [FIXTURE])]
     policy_file, _ = policy_path(args.policy)
     policy = load_checked_policy(args.policy)
+    alert_privacy(policy)  # the worker applies it: a missing key must stop the demo first
     console.print("[bold]cdrwatch demo[/]: starting the embedded Kafka-protocol broker")
     from streams.detect.families import build_families  # scipy: after the first line
     from streams.detect.keyed import horizon_s

@@ -7,7 +7,13 @@ import argparse
 import sys
 from collections import Counter
 
-from streams.usage import add_policy, input_file, load_checked_policy, output_file
+from streams.usage import (
+    add_policy,
+    alert_privacy,
+    input_file,
+    load_checked_policy,
+    output_file,
+)
 
 EXIT_REJECTED = 3  # more lines rejected than --max-rejected; the alerts are still written
 EXIT_NOTHING_READ = 4  # not one valid call record (empty input, wrong format or CSV header)
@@ -47,6 +53,7 @@ def _print_rejected(rejected: list[tuple[str, int, str]]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     policy = load_checked_policy(args.policy)
+    privacy = alert_privacy(policy)
     files = [input_file(f) for f in args.files]
     out = output_file(args.out, "--out") if args.out else None
 
@@ -65,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     for misfit in report.result.misdeclared:
         print(f"cdrwatch detect: warning: {misfit.sentence()}", file=sys.stderr)
     if out:
-        write_alerts(report.result.alerts, out)
+        write_alerts(report.result.alerts, out, privacy)
     by = Counter((a.detector, a.status) for a in report.result.alerts)
     for (detector, status), n in sorted(by.items()):
         print(f"{detector:28s} {status:9s} {n}")

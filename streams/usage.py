@@ -9,8 +9,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from pydantic import ValidationError
 
+    from streams.events import Alert
     from streams.policy import Policy
     from streams.settings import Settings
 
@@ -95,6 +98,17 @@ def policy_path(flag: str | None) -> tuple[Path, str]:
         return Path(flag), ""
     settings = checked_settings()
     return settings.policy, "CDRWATCH_POLICY" if "policy" in settings.model_fields_set else ""
+
+
+def alert_privacy(policy: Policy) -> Callable[[Alert], Alert]:
+    """What each alert goes through on its way out (streams/pseudonym.py), or a UsageError
+    when the policy wants pseudonyms and no key is set: found before any work starts."""
+    from streams.pseudonym import MissingPseudonymKey, outgoing
+
+    try:
+        return outgoing(policy, checked_settings().pseudonym_key)
+    except MissingPseudonymKey as exc:
+        raise UsageError(str(exc)) from exc
 
 
 def load_checked_policy(flag: str | None) -> Policy:
