@@ -6,6 +6,7 @@ import contextlib
 import logging
 import os
 import socket
+import ssl
 import subprocess
 import time
 from collections.abc import Mapping
@@ -131,9 +132,8 @@ class EmbeddedBroker:
             if self._proc.poll() is not None:
                 raise RuntimeError(f"tansu exited with code {self._proc.returncode} on start")
             try:
-                # Tansu's own port: a TLS front answers before Tansu does
-                admin = KafkaAdminClient(bootstrap_servers=f"127.0.0.1:{self._tansu_port}",
-                                         request_timeout_ms=2000)
+                admin = KafkaAdminClient(bootstrap_servers=self.bootstrap,
+                                         request_timeout_ms=2000, **self._own_tls())
                 admin.list_topics()
                 admin.close()
                 log.info("embedded broker ready on %s", self.bootstrap)
@@ -142,6 +142,15 @@ class EmbeddedBroker:
                 time.sleep(0.2)
         self.stop()
         raise TimeoutError(f"embedded broker did not answer on {self.bootstrap} in {timeout_s}s")
+
+    def _own_tls(self) -> dict[str, Any]:
+        """Client arguments for the readiness check through our own TLS front (its
+        certificate is the caller's to verify: the tests verify it against their CA)."""
+        if not self.tls:
+            return {}
+        context = ssl.create_default_context()
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+        return {"security_protocol": "SSL", "ssl_context": context}
 
     def stop(self) -> None:
         stop_process(self._proc, timeout_s=2)  # memory-only: nothing to lose by killing it
@@ -164,10 +173,12 @@ def bootstrap_of(broker_url: str) -> list[str]:
 
 
 def ensure_topics(bootstrap: list[str] | str, names: list[str], partitions: int,
-                  security: Mapping[str, Any] | None = None) -> None:
+                  security: Mapping[str, Any] | None = None,
+                  bootstrap_timeout_ms: int = 30_000) -> None:
     """Create topics that do not exist yet; Tansu would auto-create them with its own count.
     `security`: streams.security.kafka_python_kwargs of the settings in use."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, **(security or {}))
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, bootstrap_timeout_ms=bootstrap_timeout_ms,
+                             **(security or {}))
     try:
         existing = set(admin.list_topics())
         missing = [NewTopic(n, partitions, 1) for n in names if n not in existing]

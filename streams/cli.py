@@ -37,6 +37,11 @@ _ENV_FLAGS = {
 }
 
 
+# A cluster that has not answered in this long will not: a wrong address, or a TLS or SASL
+# handshake it refuses (kafka-python retries those in silence until the time is up).
+BOOTSTRAP_TIMEOUT_MS = 10_000
+
+
 def _add_source(p: argparse.ArgumentParser) -> None:
     """What a producer of events needs: where the cluster is and which topic to write."""
     p.add_argument("--broker", help="Kafka URL, e.g. kafka://127.0.0.1:9092 (CDRWATCH_BROKER)")
@@ -88,7 +93,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     quiet_kafka_logs()  # their retries would print lines; a failure is our one line below
     try:
         check_tls(settings, bootstrap)
-        ensure_topics(bootstrap, [settings.events_topic], settings.partitions, security)
+        ensure_topics(bootstrap, [settings.events_topic], settings.partitions, security,
+                      bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS)
         report = replay(files, bootstrap, settings.events_topic,
                         speed=args.speed, skip_invalid=args.skip_invalid,
                         end_of_data=args.end_of_data, close_after_s=close_after,
