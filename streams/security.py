@@ -5,11 +5,22 @@ speaks TLS and SASL."""
 
 from __future__ import annotations
 
+import os
 import socket
 import ssl
 from typing import Any
 
 from streams.settings import Settings
+
+
+def unreadable_ca(settings: Settings) -> str | None:
+    """Why CDRWATCH_SSL_CAFILE cannot be used, if it cannot: checked by the commands before
+    they connect (ssl would raise a bare FileNotFoundError deep in a client's start), not
+    when the settings load, so that a manifest's settings parse on any machine."""
+    path = settings.ssl_cafile
+    if path is None or (path.is_file() and os.access(path, os.R_OK)):
+        return None
+    return f"CDRWATCH_SSL_CAFILE {path} is not a readable file"
 
 
 def ssl_context(settings: Settings) -> ssl.SSLContext | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -72,14 +71,6 @@ class Settings(BaseSettings):
     @classmethod
     def _upper(cls, value: Any) -> Any:
         return value.strip().upper() if isinstance(value, str) else value
-
-    @field_validator("ssl_cafile")
-    @classmethod
-    def _readable_ca(cls, path: Path | None) -> Path | None:
-        """Checked here: ssl would raise a bare FileNotFoundError deep in a client's start."""
-        if path is not None and not (path.is_file() and os.access(path, os.R_OK)):
-            raise ValueError(f"CDRWATCH_SSL_CAFILE {path} is not a readable file")
-        return path
 
     @field_validator("pseudonym_key")
     @classmethod

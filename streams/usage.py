@@ -83,12 +83,17 @@ def checked_settings() -> Settings:
     value never appears: pydantic's messages here carry no input)."""
     from pydantic import ValidationError
 
+    from streams.security import unreadable_ca
     from streams.settings import Settings
 
     try:
-        return Settings()
+        settings = Settings()
     except ValidationError as exc:
         raise UsageError(f"environment CDRWATCH_*: {describe(exc)}") from exc
+    problem = unreadable_ca(settings)
+    if problem:
+        raise UsageError(problem)
+    return settings
 
 
 def policy_path(flag: str | None) -> tuple[Path, str]:
