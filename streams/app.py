@@ -14,10 +14,14 @@ from streams.faust_config import create_app, raw_topic
 from streams.metrics import Metrics
 from streams.policy import load_policy, policy_hash
 from streams.probes import Probes, serve
+from streams.pseudonym import outgoing
 from streams.settings import get_settings
 
 settings = get_settings()
 policy = load_policy(settings.policy)
+# Every alert goes through this on its way out (streams/pseudonym.py); `cdrwatch worker` has
+# refused a policy that wants pseudonyms without a key before this module is imported.
+privacy = outgoing(policy, settings.pseudonym_key)
 engine = Engine(policy)
 # No `_created` twin per counter child: half the exposition text for a value Prometheus
 # does not use; the worker answers each scrape twice as fast while it carries traffic.

@@ -6,14 +6,19 @@ import contextlib
 import logging
 import os
 import socket
+import ssl
 import subprocess
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from streams.tls_front import TlsFront
 
 log = logging.getLogger(__name__)
 
@@ -86,11 +91,20 @@ def tansu_binary() -> str:
 
 
 class EmbeddedBroker:
-    """A memory-only Tansu broker on a free loopback port; stop() kills it and its data."""
+    """A memory-only Tansu broker on a free loopback port; stop() kills it and its data.
 
-    def __init__(self, port: int | None = None, log_path: Path | None = None) -> None:
+    With `tls` (certificate chain and key, PEM) clients connect with TLS on `port`: Tansu
+    listens on another loopback port behind a TLS front (streams/tls_front.py says why) and
+    advertises `port`, so that no client is sent round the TLS. The certificate must name
+    127.0.0.1."""
+
+    def __init__(self, port: int | None = None, log_path: Path | None = None,
+                 tls: tuple[Path, Path] | None = None) -> None:
         self.port = port or free_port()
         self.log_path = log_path
+        self.tls = tls
+        self._tansu_port = free_port() if tls else self.port
+        self._front: TlsFront | None = None
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -102,11 +116,15 @@ class EmbeddedBroker:
         return f"kafka://{self.bootstrap}"
 
     def start(self, timeout_s: float = 30.0) -> EmbeddedBroker:
-        listener = f"tcp://127.0.0.1:{self.port}"
+        listener = f"tcp://127.0.0.1:{self._tansu_port}"
+        advertised = f"tcp://127.0.0.1:{self.port}"  # Tansu puts host and port in metadata
+        if self.tls:
+            self._front = TlsFront(*self.tls, port=self.port,
+                                   upstream_port=self._tansu_port).start()
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self._proc = subprocess.Popen(
             [tansu_binary(), "broker", "--listener-url", listener,
-             "--advertised-listener-url", listener, "--storage-engine", "memory://tansu/"],
+             "--advertised-listener-url", advertised, "--storage-engine", "memory://tansu/"],
             stdout=out, stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + timeout_s
@@ -114,7 +132,8 @@ class EmbeddedBroker:
             if self._proc.poll() is not None:
                 raise RuntimeError(f"tansu exited with code {self._proc.returncode} on start")
             try:
-                admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=2000)
+                admin = KafkaAdminClient(bootstrap_servers=self.bootstrap,
+                                         request_timeout_ms=2000, **self._own_tls())
                 admin.list_topics()
                 admin.close()
                 log.info("embedded broker ready on %s", self.bootstrap)
@@ -124,9 +143,21 @@ class EmbeddedBroker:
         self.stop()
         raise TimeoutError(f"embedded broker did not answer on {self.bootstrap} in {timeout_s}s")
 
+    def _own_tls(self) -> dict[str, Any]:
+        """Client arguments for the readiness check through our own TLS front (its
+        certificate is the caller's to verify: the tests verify it against their CA)."""
+        if not self.tls:
+            return {}
+        context = ssl.create_default_context()
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+        return {"security_protocol": "SSL", "ssl_context": context}
+
     def stop(self) -> None:
         stop_process(self._proc, timeout_s=2)  # memory-only: nothing to lose by killing it
         self._proc = None
+        if self._front is not None:
+            self._front.stop()
+            self._front = None
 
     def __enter__(self) -> EmbeddedBroker:
         return self.start()
@@ -141,9 +172,13 @@ def bootstrap_of(broker_url: str) -> list[str]:
     return [part.split("://", 1)[-1] for part in broker_url.replace(",", ";").split(";") if part]
 
 
-def ensure_topics(bootstrap: list[str] | str, names: list[str], partitions: int) -> None:
-    """Create topics that do not exist yet; Tansu would auto-create them with its own count."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+def ensure_topics(bootstrap: list[str] | str, names: list[str], partitions: int,
+                  security: Mapping[str, Any] | None = None,
+                  bootstrap_timeout_ms: int = 30_000) -> None:
+    """Create topics that do not exist yet; Tansu would auto-create them with its own count.
+    `security`: streams.security.kafka_python_kwargs of the settings in use."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, bootstrap_timeout_ms=bootstrap_timeout_ms,
+                             **(security or {}))
     try:
         existing = set(admin.list_topics())
         missing = [NewTopic(n, partitions, 1) for n in names if n not in existing]

@@ -8,6 +8,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from streams import __version__
 from streams.usage import (
@@ -15,9 +16,14 @@ from streams.usage import (
     HelpFormatter,
     UsageError,
     add_policy,
+    alert_privacy,
+    checked_settings,
     input_file,
     load_checked_policy,
 )
+
+if TYPE_CHECKING:
+    from streams.settings import Settings
 
 # flag -> environment variable read by streams.settings
 _ENV_FLAGS = {
@@ -30,6 +36,11 @@ _ENV_FLAGS = {
     "log_level": "CDRWATCH_LOG_LEVEL",
     "baseline": "CDRWATCH_BASELINE",
 }
+
+
+# A cluster that has not answered in this long will not: a wrong address, or a TLS or SASL
+# handshake it refuses (kafka-python retries those in silence until the time is up).
+BOOTSTRAP_TIMEOUT_MS = 10_000
 
 
 def _add_source(p: argparse.ArgumentParser) -> None:
@@ -49,6 +60,7 @@ def _apply_env(args: argparse.Namespace) -> None:
 def cmd_worker(args: argparse.Namespace) -> int:
     _apply_env(args)
     policy = load_checked_policy(args.policy)  # refused here, before Faust starts
+    alert_privacy(policy)
     baseline = os.environ.get("CDRWATCH_BASELINE")
     if baseline:
         from streams.offline_cli import baseline_seeds
@@ -80,23 +92,52 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     from streams.broker import bootstrap_of, ensure_topics
     from streams.replay import replay
-    from streams.settings import Settings
+    from streams.security import check_tls, kafka_python_kwargs
 
-    settings = Settings()
+    settings = checked_settings()
     bootstrap = bootstrap_of(settings.broker)
+    security = kafka_python_kwargs(settings)
+    quiet_kafka_logs()  # their retries would print lines; a failure is our one line below
     try:
-        ensure_topics(bootstrap, [settings.events_topic], settings.partitions)
-    except KafkaError as exc:
-        raise UsageError(f"cannot reach the broker {settings.broker}: {exc}") from exc
-    report = replay(files, bootstrap, settings.events_topic,
-                    speed=args.speed, skip_invalid=args.skip_invalid,
-                    end_of_data=args.end_of_data, close_after_s=close_after)
+        check_tls(settings, bootstrap)
+        ensure_topics(bootstrap, [settings.events_topic], settings.partitions, security,
+                      bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS)
+        report = replay(files, bootstrap, settings.events_topic,
+                        speed=args.speed, skip_invalid=args.skip_invalid,
+                        end_of_data=args.end_of_data, close_after_s=close_after,
+                        security=security)
+    except (KafkaError, ConnectionError) as exc:
+        raise UsageError(f"cannot reach the broker {settings.broker}: {_reason(exc)}"
+                         f"{_sasl_hint(settings)}") from exc
     for source, line_no, reason in report.invalid:
         action = "skipped" if args.skip_invalid else "sent as is"
         print(f"{source}:{line_no}: invalid record ({action}): {reason}", file=sys.stderr)
     print(f"replayed {report.sent} messages to {settings.events_topic} in {report.seconds:.1f}s"
           f" ({len(report.invalid)} invalid, {report.skipped} skipped)")
     return 0
+
+
+def quiet_kafka_logs() -> None:
+    """kafka-python logs each failed connection attempt; with no handler of ours, Python's
+    last-resort handler would print them all on stderr."""
+    import logging
+
+    logging.getLogger("kafka").addHandler(logging.NullHandler())
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc)
+    name = type(exc).__name__
+    return text if not text or text.startswith(name) or isinstance(exc, ConnectionError) \
+        else f"{name}: {text}"
+
+
+def _sasl_hint(settings: Settings) -> str:
+    """What to check when a SASL connection fails; the user name, never the password."""
+    if not settings.security_protocol.startswith("SASL_"):
+        return ""
+    return (f" (SASL {settings.sasl_mechanism} as {settings.sasl_username!r}: check the "
+            "credentials, the mechanism and CDRWATCH_SECURITY_PROTOCOL)")
 
 
 def _worker_args(p: argparse.ArgumentParser) -> None:

@@ -18,6 +18,7 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from kafka import KafkaConsumer
 from prometheus_client.parser import text_string_to_metric_families
@@ -28,8 +29,14 @@ from streams.broker import EmbeddedBroker, ensure_topics, stop_process
 from streams.demo_view import alert_markup, count, header, in_event_order, summary_table
 from streams.events import Alert, load_alert
 from streams.replay import ReplayReport, replay
-from streams.settings import Settings
-from streams.usage import input_file, load_checked_policy, policy_path
+from streams.security import kafka_python_kwargs
+from streams.usage import (
+    alert_privacy,
+    checked_settings,
+    input_file,
+    load_checked_policy,
+    policy_path,
+)
 
 FIXTURE = Path(__file__).parent / "fixtures" / "demo.jsonl"
 READY = b"[^Worker]: Ready"  # Faust's line once the worker holds its partitions
@@ -96,9 +103,10 @@ class _Feeder(threading.Thread):
     """The replay on its own thread; its report fills as it goes, `stop` ends it cleanly."""
 
     def __init__(self, fixtures: list[Path], bootstrap: str, topic: str, speed: float,
-                 close_after_s: int) -> None:
+                 close_after_s: int, security: dict[str, Any]) -> None:
         super().__init__(daemon=True)
         self.args = (fixtures, bootstrap, topic, speed or None, close_after_s)
+        self.security = security
         self.report = ReplayReport()
         self.stop = threading.Event()
         self.failed: Exception | None = None
@@ -107,7 +115,8 @@ class _Feeder(threading.Thread):
         fixtures, bootstrap, topic, speed, close_after = self.args
         try:
             replay(fixtures, bootstrap, topic, speed=speed, progress=False, end_of_data=True,
-                   close_after_s=close_after, report=self.report, stop=self.stop)
+                   close_after_s=close_after, report=self.report, stop=self.stop,
+                   security=self.security)
         except Exception as exc:  # the main loop says so and stops, not waits it out
             self.failed = exc
 
@@ -177,6 +186,7 @@ def run_demo(args: argparse.Namespace) -> int:
     fixtures = [input_file(f, "--fixture") for f in (args.fixture or [FIXTURE])]
     policy_file, _ = policy_path(args.policy)
     policy = load_checked_policy(args.policy)
+    alert_privacy(policy)  # the worker applies it: a missing key must stop the demo first
     console.print("[bold]cdrwatch demo[/]: starting the embedded Kafka-protocol broker")
     from streams.detect.families import build_families  # scipy: after the first line
     from streams.detect.keyed import horizon_s
@@ -191,26 +201,31 @@ def run_demo(args: argparse.Namespace) -> int:
     alerts: list[Alert] = []
     keep = ""  # why the logs stay, if they do
     started = time.monotonic()
+    # The embedded broker is plaintext on loopback: the worker and every client of the demo
+    # connect so, whatever CDRWATCH_SECURITY_PROTOCOL says for the production cluster.
+    settings = checked_settings().model_copy(update={"security_protocol": "PLAINTEXT"})
+    security = kafka_python_kwargs(settings)
     broker = EmbeddedBroker(log_path=workdir / "broker.log").start()
     try:
-        settings = Settings()
         ensure_topics(broker.bootstrap, [settings.events_topic, settings.alerts_topic,
                                          settings.dlq_topic, settings.keyed_topic],
-                      settings.partitions)
+                      settings.partitions, security)
         console.print(f"broker {broker.bootstrap} ready in {time.monotonic() - started:.1f} s; "
                       f"worker metrics on http://127.0.0.1:{args.metrics_port}/metrics")
         env = {"CDRWATCH_REBALANCE_TIMEOUT_S": REBALANCE_TIMEOUT_S, **os.environ,
                "CDRWATCH_BROKER": broker.url, "CDRWATCH_POLICY": str(policy_file),
                "CDRWATCH_METRICS_PORT": str(args.metrics_port), "CDRWATCH_IDLE_FLUSH_S": "8",
-               "CDRWATCH_DATA_DIR": str(workdir / "data"), "CDRWATCH_APP_ID": "cdrwatch-demo"}
+               "CDRWATCH_DATA_DIR": str(workdir / "data"), "CDRWATCH_APP_ID": "cdrwatch-demo",
+               "CDRWATCH_SECURITY_PROTOCOL": settings.security_protocol}
         with log.open("wb") as out:
             worker = subprocess.Popen([sys.executable, "-m", "streams", "worker"], env=env,
                                       stdout=out, stderr=subprocess.STDOUT)
         _wait_ready(console, worker, log, deadline)
         consumer = KafkaConsumer(settings.alerts_topic, bootstrap_servers=broker.bootstrap,
-                                 auto_offset_reset="earliest", consumer_timeout_ms=500)
+                                 auto_offset_reset="earliest", consumer_timeout_ms=500,
+                                 **security)
         feeder = _Feeder(fixtures, broker.bootstrap, settings.events_topic, args.speed,
-                         close_after)
+                         close_after, security)
         feeder.start()
         pace = f"at {args.speed:g}x event time" if args.speed else "as fast as it goes"
         console.print(f"replaying {', '.join(map(str, fixtures))} {pace}; alerts appear "

@@ -51,7 +51,8 @@ class Alert(BaseModel):
     severity: Severity
     score: float = Field(ge=0, le=1)
     status: AlertStatus = "open"
-    key: str = Field(description='E.164 number or prefix with "+", or a subscriber number')
+    key: str = Field(description='E.164 number or prefix with "+", or a subscriber number; '
+                     '"pn:" + 16 hex digits under [privacy] pseudonymise')
     window_start: AwareDatetime
     window_end: AwareDatetime
     detected_at: AwareDatetime = Field(description="event time at which the detector fired")

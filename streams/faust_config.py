@@ -3,7 +3,6 @@ benchmark's counting agent runs with exactly the same ones."""
 
 from __future__ import annotations
 
-import ssl
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any, cast
@@ -13,6 +12,7 @@ import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, Message, TransportT
 
+from streams.security import ssl_context
 from streams.settings import Settings
 
 
@@ -196,12 +196,11 @@ class CdrwatchApp(faust.App):
 
 
 def _credentials(settings: Settings) -> faust.auth.Credentials | None:
-    proto = settings.security_protocol.upper()
+    """The worker's side of streams/security.py: the same TLS context, as Faust wants it."""
+    proto = settings.security_protocol
     if proto == "PLAINTEXT":
         return None
-    context = ssl.create_default_context(
-        cafile=str(settings.ssl_cafile) if settings.ssl_cafile else None
-    )
+    context = ssl_context(settings)
     if proto == "SSL":
         return faust.SSLCredentials(context)
     password = settings.sasl_password.get_secret_value() if settings.sasl_password else None
@@ -209,7 +208,7 @@ def _credentials(settings: Settings) -> faust.auth.Credentials | None:
         username=settings.sasl_username,
         password=password,
         mechanism=settings.sasl_mechanism,
-        ssl_context=context if proto == "SASL_SSL" else None,
+        ssl_context=context,
     )
 
 

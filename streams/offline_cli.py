@@ -8,7 +8,14 @@ import sys
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from streams.usage import UsageError, add_policy, input_file, load_checked_policy, output_file
+from streams.usage import (
+    UsageError,
+    add_policy,
+    alert_privacy,
+    input_file,
+    load_checked_policy,
+    output_file,
+)
 
 if TYPE_CHECKING:
     from streams.policy import Policy
@@ -71,6 +78,7 @@ def baseline_seeds(path: str | None, policy: Policy, command: str
 
 def run(args: argparse.Namespace) -> int:
     policy = load_checked_policy(args.policy)
+    privacy = alert_privacy(policy)
     files = [input_file(f) for f in args.files]
     out = output_file(args.out, "--out") if args.out else None
 
@@ -89,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     for misfit in report.result.misdeclared:
         print(f"cdrwatch detect: warning: {misfit.sentence()}", file=sys.stderr)
     if out:
-        write_alerts(report.result.alerts, out)
+        write_alerts(report.result.alerts, out, privacy)
     by = Counter((a.detector, a.status) for a in report.result.alerts)
     for (detector, status), n in sorted(by.items()):
         print(f"{detector:28s} {status:9s} {n}")

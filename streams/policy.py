@@ -172,6 +172,12 @@ class StreamProfile(_Frozen):
     baseline_ttl_s: int = Field(14 * 86400, ge=3600)
 
 
+class PrivacyProfile(_Frozen):
+    # Alerts leave with `pn:` pseudonyms instead of phone numbers (streams/pseudonym.py); the
+    # key comes from CDRWATCH_PSEUDONYM_KEY or CDRWATCH_PSEUDONYM_KEY_FILE.
+    pseudonymise: bool = False
+
+
 class Policy(_Frozen):
     preset: str | None = Field(None, description="regulatory preset this policy starts from")
     home_country: str = Field("IT", description="ISO 3166 region of national numbers")
@@ -190,6 +196,7 @@ class Policy(_Frozen):
     neighbour: NeighbourProfile = NeighbourProfile()
     stream: StreamProfile = StreamProfile()
     max_record_ids: int = Field(50, ge=1, le=1000, description="record_ids sample per alert")
+    privacy: PrivacyProfile = PrivacyProfile()
 
     _known_region = field_validator("home_country")(check_region)
 

@@ -8,9 +8,10 @@ import csv
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import orjson
 from kafka import KafkaProducer
@@ -145,7 +146,8 @@ def replay(paths: list[Path], bootstrap: list[str] | str, topic: str, speed: flo
            skip_invalid: bool = False, progress: bool | None = None,
            end_of_data: bool = False, close_after_s: int = 0,
            bounds: TimeBounds | None = None, report: ReplayReport | None = None,
-           stop: threading.Event | None = None) -> ReplayReport:
+           stop: threading.Event | None = None,
+           security: Mapping[str, Any] | None = None) -> ReplayReport:
     """Produce every line; `speed` paces by event time (None: as fast as possible).
 
     After each file with a valid record sent, every partition gets a watermark at the file's
@@ -155,11 +157,12 @@ def replay(paths: list[Path], bootstrap: list[str] | str, topic: str, speed: flo
     its lateness), which closes every window. `bounds` reports the records the worker will
     refuse as invalid, and keeps them out of the watermarks. `report` is filled as it goes (a
     caller reads it while the replay runs); `stop` ends the replay early, its producer closed.
+    `security`: streams.security.kafka_python_kwargs of the settings in use (None: plaintext).
     """
     report = ReplayReport() if report is None else report
     stop = threading.Event() if stop is None else stop
     producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=10, acks=1,
-                             batch_size=256 * 1024)
+                             batch_size=256 * 1024, **(security or {}))
     show = sys.stderr.isatty() if progress is None else progress
     started = time.monotonic()
     pacer = _Pacer(speed, started, stop) if speed else None

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_POLICY = Path(__file__).parent / "policies" / "default.toml"
@@ -15,7 +15,10 @@ DEFAULT_POLICY = Path(__file__).parent / "policies" / "default.toml"
 class Settings(BaseSettings):
     """Where to read, where to write, how to reach the cluster; frozen once loaded."""
 
-    model_config = SettingsConfigDict(env_prefix="CDRWATCH_", frozen=True, extra="ignore")
+    # hide_input_in_errors: a validation error would otherwise quote its input, the
+    # password and the pseudonym key with it, in any traceback that shows it.
+    model_config = SettingsConfigDict(env_prefix="CDRWATCH_", frozen=True, extra="ignore",
+                                      hide_input_in_errors=True)
 
     broker: str = Field("kafka://127.0.0.1:9092", description="Faust broker URL(s), ';'-separated")
     app_id: str = "cdrwatch"
@@ -52,31 +55,69 @@ class Settings(BaseSettings):
     baseline: Path | None = Field(
         None, description="`cdrwatch baseline learn` output: keys this worker holds no state "
         "for start from what they learned there (warm start)")
-    # Production cluster security; secrets are SecretStr and never printed.
-    security_protocol: str = Field(
-        "PLAINTEXT", description="PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL"
-    )
-    sasl_mechanism: str = "PLAIN"
+    # Production cluster security, for every Kafka client cdrwatch builds (streams/security.py);
+    # secrets are SecretStr and never printed.
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "PLAIN"
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
     # The Kubernetes Secret convention: a mounted file holds the password (one trailing
     # newline is not part of it); set this or sasl_password, not both.
     sasl_password_file: Path | None = None
-    ssl_cafile: Path | None = None
+    ssl_cafile: Path | None = Field(None, description="CA bundle (PEM) that signed the brokers")
+    # Key of the alert pseudonyms ([privacy] pseudonymise in the policy): whoever holds it
+    # can tell which number an alert is about, so it is a secret like the password.
+    pseudonym_key: SecretStr | None = None
+    pseudonym_key_file: Path | None = None
+
+    @field_validator("security_protocol", "sasl_mechanism", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("pseudonym_key")
+    @classmethod
+    def _long_key(cls, key: SecretStr | None) -> SecretStr | None:
+        """A short key could be found by trying keys against one known number's pseudonym."""
+        if key is not None and len(key.get_secret_value()) < MIN_PSEUDONYM_KEY:
+            raise ValueError(f"the pseudonym key must be at least {MIN_PSEUDONYM_KEY} characters")
+        return key
 
     @model_validator(mode="before")
     @classmethod
-    def _password_from_file(cls, data: Any) -> Any:
-        if not isinstance(data, dict) or not data.get("sasl_password_file"):
+    def _secrets_from_files(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
             return data
-        if data.get("sasl_password"):
-            raise ValueError("set CDRWATCH_SASL_PASSWORD or CDRWATCH_SASL_PASSWORD_FILE, not both")
-        path = Path(data["sasl_password_file"])
-        try:
-            secret = path.read_text(encoding="utf-8").removesuffix("\n")
-        except OSError as exc:
-            raise ValueError(f"CDRWATCH_SASL_PASSWORD_FILE {path}: {exc.strerror}") from None
-        return {**data, "sasl_password": secret}
+        for name in ("sasl_password", "pseudonym_key"):
+            data = _secret_from_file(data, name)
+        return data
+
+    @model_validator(mode="after")
+    def _sasl_needs_credentials(self) -> Settings:
+        if self.security_protocol.startswith("SASL_") and not (
+                self.sasl_username and self.sasl_password):
+            raise ValueError(f"CDRWATCH_SECURITY_PROTOCOL={self.security_protocol} needs "
+                             "CDRWATCH_SASL_USERNAME and a password (CDRWATCH_SASL_PASSWORD "
+                             "or CDRWATCH_SASL_PASSWORD_FILE)")
+        return self
+
+
+MIN_PSEUDONYM_KEY = 16
+
+
+def _secret_from_file(data: dict[str, Any], name: str) -> dict[str, Any]:
+    """`name` read from the file `name`_file names, if set; never both."""
+    env, file_env = f"CDRWATCH_{name.upper()}", f"CDRWATCH_{name.upper()}_FILE"
+    if not data.get(f"{name}_file"):
+        return data
+    if data.get(name):
+        raise ValueError(f"set {env} or {file_env}, not both")
+    path = Path(data[f"{name}_file"])
+    try:
+        secret = path.read_text(encoding="utf-8").removesuffix("\n")
+    except OSError as exc:
+        raise ValueError(f"{file_env} {path}: {exc.strerror}") from None
+    return {**data, name: secret}
 
 
 @lru_cache(maxsize=1)

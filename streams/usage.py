@@ -9,9 +9,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from pydantic import ValidationError
 
+    from streams.events import Alert
     from streams.policy import Policy
+    from streams.settings import Settings
 
 EXIT_USAGE = 2
 
@@ -74,20 +78,42 @@ def add_policy(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     p.add_argument("--policy", metavar="FILE", help=POLICY_HELP)
 
 
-def policy_path(flag: str | None) -> tuple[Path, str]:
-    """--policy, else CDRWATCH_POLICY (as the worker reads it), else the bundled default; with
-    the variable's name when it chose, for the error message."""
+def checked_settings() -> Settings:
+    """The CDRWATCH_* environment, or a UsageError naming the variable at fault (a secret's
+    value never appears: pydantic's messages here carry no input)."""
     from pydantic import ValidationError
 
+    from streams.security import unreadable_ca
     from streams.settings import Settings
 
-    if flag:
-        return Path(flag), ""
     try:
         settings = Settings()
     except ValidationError as exc:
         raise UsageError(f"environment CDRWATCH_*: {describe(exc)}") from exc
+    problem = unreadable_ca(settings)
+    if problem:
+        raise UsageError(problem)
+    return settings
+
+
+def policy_path(flag: str | None) -> tuple[Path, str]:
+    """--policy, else CDRWATCH_POLICY (as the worker reads it), else the bundled default; with
+    the variable's name when it chose, for the error message."""
+    if flag:
+        return Path(flag), ""
+    settings = checked_settings()
     return settings.policy, "CDRWATCH_POLICY" if "policy" in settings.model_fields_set else ""
+
+
+def alert_privacy(policy: Policy) -> Callable[[Alert], Alert]:
+    """What each alert goes through on its way out (streams/pseudonym.py), or a UsageError
+    when the policy wants pseudonyms and no key is set: found before any work starts."""
+    from streams.pseudonym import MissingPseudonymKey, outgoing
+
+    try:
+        return outgoing(policy, checked_settings().pseudonym_key)
+    except MissingPseudonymKey as exc:
+        raise UsageError(str(exc)) from exc
 
 
 def load_checked_policy(flag: str | None) -> Policy:

@@ -29,6 +29,7 @@ from streams.app import (
     keyed_topic,
     metrics,
     policy,
+    privacy,
     settings,
     state_table,
 )
@@ -104,6 +105,7 @@ async def publish(alerts: list[Alert]) -> None:
     """Publish and wait until the broker has them: only then may state that says they were
     emitted reach the changelog (else a crash in between could lose them)."""
     now = datetime.now(tz=UTC)
+    alerts = [privacy(alert) for alert in alerts]  # the one way out: pseudonyms if asked
     sends = []
     for alert in alerts:
         value = dump_alert(alert.model_copy(update={"emitted_at": now}))

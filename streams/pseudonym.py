@@ -1,0 +1,103 @@
+"""Alerts without phone numbers: `[privacy] pseudonymise = true` replaces each number an alert
+carries by a keyed pseudonym, where alerts leave the process (the worker's publish, `detect
+--out`), so that the alerts topic can go to a SOC or a ticket system outside the operator's
+domain and analysts can still group by number.
+
+A pseudonym is `pn:` and the first 16 hex digits of HMAC-SHA256(key, the number's E.164 form):
+the same in every process and after every restart, and without the key nobody can test which
+number it stands for (a bare hash of a number is reversed by trying the whole plan).
+What is a number: the key of a detector keyed by caller ID or subscriber, and in the
+explanation every run of 7 or more digits (`+`, `00`, spaces, dashes and dots allowed). Kept
+as they are: the ranges and countries of the burst detectors (`+6391755`, `+216`: a block of
+numbers, not a person), `trunk:NAME`, the operator's own protected numbers (the policy lists
+them; an alert about a spoofed hotline must say which), and `record_ids` (identifiers of the
+mediation system, looked up in the operator's own CDR store).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Callable, Collection
+from typing import TYPE_CHECKING
+
+from streams.events import Alert
+
+if TYPE_CHECKING:
+    from pydantic import SecretStr
+
+    from streams.policy import Policy
+
+TAG = "pn:"
+# Detectors whose key is a block of numbers (range or country), not one number.
+PREFIX_KEYED = frozenset({"burst_range", "burst_country", "wangiri_range", "burst_ramp"})
+MIN_DIGITS = 7  # shorter runs are counts, thresholds, minutes; a range is the alert's key
+# A digit run with optional `+`/`00` and single separators, not inside a word or a decimal,
+# and not the head of a longer run (a date such as 2026-11-20 is followed by "T").
+_SEP = r"[ \-.()]"
+_NUMBER = re.compile(rf"(?<![\w.+\-])\+?\d(?:{_SEP}{{0,2}}\d)+(?!\w|{_SEP}{{1,2}}\d)")
+
+
+def pseudonym(number: str, key: bytes) -> str:
+    """`pn:` + 16 hex of HMAC-SHA256 over `number` as given (callers pass the E.164 form)."""
+    return TAG + hmac.new(key, number.encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def _e164_form(span: str) -> str:
+    """The digits of a number as written, `00` read as `+`: `0039 320-101` -> `+39320101`."""
+    digits = re.sub(r"\D", "", span)
+    if span.startswith("+"):
+        return "+" + digits
+    return "+" + digits[2:] if digits.startswith("00") else digits
+
+
+def _text(text: str, key: bytes, keep: Collection[str], own: str | None) -> str:
+    """Every number in `text` replaced; `own` (the alert's number key) whatever its length."""
+    def swap(match: re.Match[str]) -> str:
+        span = match.group(0)
+        number = _e164_form(span)
+        if number == own:
+            return pseudonym(number, key)
+        if len(number.lstrip("+")) < MIN_DIGITS or span in keep or number in keep:
+            return span
+        return pseudonym(number, key)
+
+    if own is not None and not own.startswith("+"):  # a raw caller ID (`raw:...`) as a key
+        text = re.sub(rf"(?<![\w+]){re.escape(own)}(?!\w)", pseudonym(own, key), text)
+    return _NUMBER.sub(swap, text)
+
+
+def pseudonymise(alert: Alert, key: bytes, keep: Collection[str] = frozenset()) -> Alert:
+    """`alert` with every phone number replaced by its pseudonym (see the module's docstring);
+    `keep`: E.164 numbers that stay readable (the policy's protected numbers). The `alert_id`
+    of a number's alert is keyed too: it is a hash of the number, which anyone could
+    recompute for every number of the plan."""
+    prefix_keyed = alert.detector in PREFIX_KEYED or alert.key.startswith("trunk:")
+    kept = {*keep, alert.key} if prefix_keyed else set(keep)
+    if alert.key in kept:
+        own, new_key, new_id = None, alert.key, alert.alert_id
+    else:
+        own, new_key = alert.key, pseudonym(alert.key, key)
+        new_id = hmac.new(key, f"alert_id:{alert.alert_id}".encode(),
+                          hashlib.sha256).hexdigest()[:len(alert.alert_id)]
+    return alert.model_copy(update={
+        "key": new_key, "alert_id": new_id,
+        "explanation": _text(alert.explanation, key, kept, own)})
+
+
+class MissingPseudonymKey(ValueError):
+    """`[privacy] pseudonymise = true` and neither CDRWATCH_PSEUDONYM_KEY nor its _FILE set."""
+
+
+def outgoing(policy: Policy, secret: SecretStr | None) -> Callable[[Alert], Alert]:
+    """What every alert goes through on its way out: `pseudonymise` with the key when the
+    policy asks for it, else unchanged."""
+    if not policy.privacy.pseudonymise:
+        return lambda alert: alert
+    if secret is None:
+        raise MissingPseudonymKey(
+            "the policy sets [privacy] pseudonymise = true but no key is given: set "
+            "CDRWATCH_PSEUDONYM_KEY or CDRWATCH_PSEUDONYM_KEY_FILE")
+    key, keep = secret.get_secret_value().encode(), policy.protected_e164
+    return lambda alert: pseudonymise(alert, key, keep)
