@@ -251,7 +251,7 @@ def run_demo(args: argparse.Namespace) -> int:
         if feeder is not None:
             _stop(feeder)
         if consumer is not None:
-            consumer.close()
+            consumer.close(timeout_ms=5000)  # never wait on a broker the demo is stopping
         stop_process(worker, timeout_s=15)
         broker.stop()
         if keep:

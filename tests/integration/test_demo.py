@@ -27,7 +27,7 @@ def _free_port() -> int:
 
 def _demo(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CDRWATCH_")}
-    env.update(TMPDIR=str(tmp_path), COLUMNS="80", PYTHONUNBUFFERED="1")
+    env.update(TMPDIR=str(tmp_path), COLUMNS="80", PYTHONUNBUFFERED="1", PYTHONFAULTHANDLER="1")
     return subprocess.Popen([sys.executable, "-m", "streams", "demo", *args], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -81,7 +81,12 @@ def test_ctrl_c_mid_replay_stops_cleanly_and_says_what_was_sent(tmp_path: Path) 
     _lines(proc, until="replaying")
     time.sleep(3)
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
+    try:
+        out, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:  # say where it hangs: faulthandler dumps every thread
+        proc.send_signal(signal.SIGABRT)
+        out, err = proc.communicate(timeout=30)
+        pytest.fail(f"the demo did not stop within 60 s of Ctrl-C; its threads:\n{err[-6000:]}")
     assert proc.returncode == 130
     assert "Traceback" not in err and "KafkaTimeoutError" not in err, err
     sent = re.search(r"replayed ([\d,]+) messages so far", " ".join(out.split()))
