@@ -183,6 +183,9 @@ def _follow(console: Console, consumer: KafkaConsumer, worker: subprocess.Popen[
 
 def run_demo(args: argparse.Namespace) -> int:
     console = Console()
+    # Ctrl-C stops the demo even when it was started with SIGINT ignored (a background job
+    # of a non-interactive shell, as CI runs it): Python then installs no handler of its own.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     fixtures = [input_file(f, "--fixture") for f in (args.fixture or [FIXTURE])]
     policy_file, _ = policy_path(args.policy)
     policy = load_checked_policy(args.policy)
