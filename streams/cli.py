@@ -17,6 +17,7 @@ from streams.usage import (
     UsageError,
     add_policy,
     alert_privacy,
+    checked_baseline,
     checked_settings,
     input_file,
     load_checked_policy,
@@ -61,11 +62,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     _apply_env(args)
     policy = load_checked_policy(args.policy)  # refused here, before Faust starts
     alert_privacy(policy)
-    baseline = os.environ.get("CDRWATCH_BASELINE")
-    if baseline:
-        from streams.offline_cli import baseline_seeds
-
-        baseline_seeds(baseline, policy, "worker")
+    checked_baseline(os.environ.get("CDRWATCH_BASELINE") or None, policy, "worker")
     from streams.app import app, settings
     from streams.runtime import run_worker
 

@@ -15,11 +15,9 @@ from streams.traffic.cli import FLAGS, add_traffic_arguments
 from streams.usage import UsageError, input_file, load_checked_policy, output_file, policy_path
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from pathlib import Path
 
     from streams.evaluation.inputs import Labelled
-    from streams.events import CallEvent
     from streams.policy import Policy
 
 
@@ -125,28 +123,19 @@ def _unlabelled(args: argparse.Namespace, policy: Policy, json_out: Path | None)
     import orjson
 
     from streams.evaluation.report import print_unlabelled
-    from streams.evaluation.unlabelled import summarise
-    from streams.replay import read_messages
-
-    rejected: list[str] = []
-
-    def calls() -> Iterator[CallEvent]:
-        for line in read_messages([input_file(args.events, "--events")]):
-            rejected.extend(f"{line.source}:{line.line_no}: {b.reason}" for b in line.bad)
-            yield from line.events
+    from streams.evaluation.unlabelled import summarise, to_json
+    from streams.offline import detect_files
 
     try:
-        rep = summarise(calls(), policy, source=args.events)
+        report = detect_files([input_file(args.events, "--events")], policy)
     except (ValueError, OSError) as exc:
         raise UsageError(f"evaluate: {exc}") from exc
-    rep.rejected = len(rejected)
-    for line in rejected[:20]:
-        print(f"rejected: {line}", file=sys.stderr)
+    for source, line_no, reason in report.rejected[:20]:
+        print(f"rejected: {source}:{line_no}: {reason}", file=sys.stderr)
     if args.chart:
         print("cdrwatch evaluate: --chart needs labels; not written", file=sys.stderr)
+    rep = summarise(report.result, policy, args.events, len(report.rejected))
     print_unlabelled(rep)
     if json_out:
-        from streams.evaluation.unlabelled import to_json
-
         json_out.write_bytes(orjson.dumps(to_json(rep), option=orjson.OPT_INDENT_2))
     return 0

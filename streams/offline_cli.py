@@ -6,19 +6,15 @@ from __future__ import annotations
 import argparse
 import sys
 from collections import Counter
-from typing import TYPE_CHECKING
 
 from streams.usage import (
-    UsageError,
     add_policy,
     alert_privacy,
+    checked_baseline,
     input_file,
     load_checked_policy,
     output_file,
 )
-
-if TYPE_CHECKING:
-    from streams.policy import Policy
 
 EXIT_REJECTED = 3  # more lines rejected than --max-rejected; the alerts are still written
 EXIT_NOTHING_READ = 4  # not one valid call record (empty input, wrong format or CSV header)
@@ -58,24 +54,6 @@ def _print_rejected(rejected: list[tuple[str, int, str]]) -> None:
         print(f"... and {len(rejected) - SHOWN_REJECTED} more rejected records", file=sys.stderr)
 
 
-def baseline_seeds(path: str | None, policy: Policy, command: str
-                   ) -> dict[tuple[str, str], bytes] | None:
-    """The learned states of a baseline file, or a UsageError; what it leaves out is said."""
-    if path is None:
-        return None
-    from streams.detect.baseline import BaselineError, read, seeds
-    from streams.detect.families import build_families
-
-    try:
-        baseline = read(input_file(path, "--baseline"))
-    except BaselineError as exc:
-        raise UsageError(str(exc)) from exc
-    found, notes = seeds(baseline, build_families(policy), policy.home_country)
-    for note in notes:
-        print(f"cdrwatch {command}: warning: baseline {path}: {note}", file=sys.stderr)
-    return found
-
-
 def run(args: argparse.Namespace) -> int:
     policy = load_checked_policy(args.policy)
     privacy = alert_privacy(policy)
@@ -86,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     from streams.runtime import tune_gc
 
     tune_gc()
-    report = detect_files(files, policy, baseline_seeds(args.baseline, policy, "detect"))
+    report = detect_files(files, policy, checked_baseline(args.baseline, policy, "detect"))
     _print_rejected(report.rejected)
     unmapped = report.result.unmapped_trunks
     if unmapped:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -114,6 +115,25 @@ def alert_privacy(policy: Policy) -> Callable[[Alert], Alert]:
         return outgoing(policy, checked_settings().pseudonym_key)
     except MissingPseudonymKey as exc:
         raise UsageError(str(exc)) from exc
+
+
+def checked_baseline(path: str | None, policy: Policy, command: str
+                     ) -> dict[tuple[str, str], bytes] | None:
+    """The learned states of a baseline file (streams/detect/baseline.py) this policy can
+    use, or a UsageError; what it leaves out is said on stderr."""
+    if path is None:
+        return None
+    from streams.detect.baseline import BaselineError, read, seeds
+    from streams.detect.families import build_families
+
+    try:
+        baseline = read(input_file(path, "--baseline"))
+    except BaselineError as exc:
+        raise UsageError(str(exc)) from exc
+    found, notes = seeds(baseline, build_families(policy), policy.home_country)
+    for note in notes:
+        print(f"cdrwatch {command}: warning: baseline {path}: {note}", file=sys.stderr)
+    return found
 
 
 def load_checked_policy(flag: str | None) -> Policy:

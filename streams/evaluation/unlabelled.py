@@ -15,8 +15,8 @@ from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from streams.detect.engine import run_offline
-from streams.events import Alert, CallEvent
+from streams.detect.engine import OfflineResult
+from streams.events import Alert
 from streams.policy import Policy
 
 SEVERITY = ("info", "low", "medium", "high", "critical")
@@ -76,9 +76,9 @@ def incidents(alerts: Iterable[Alert], timezone: str) -> list[Incident]:
     return out
 
 
-def summarise(events: Iterable[CallEvent], policy: Policy, source: str = "",
+def summarise(result: OfflineResult, policy: Policy, source: str = "",
               rejected: int = 0) -> Unlabelled:
-    result = run_offline(events, policy)
+    """An offline run (`detect_files`, `run_offline`) read as incidents per day and key."""
     return Unlabelled(source, policy.timezone, result.events, result.late,
                       incidents(result.alerts, policy.timezone), rejected)
 

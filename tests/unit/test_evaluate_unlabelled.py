@@ -7,6 +7,7 @@ from pathlib import Path
 
 import orjson
 
+from streams.detect.engine import run_offline
 from streams.evaluation.unlabelled import incidents, summarise
 from streams.events import Alert, CallEvent, alert_id
 from streams.policy import load_policy
@@ -48,7 +49,7 @@ def _shifted(days: int) -> list[CallEvent]:
 
 def test_two_recorded_days_give_incidents_on_two_dates() -> None:
     policy = load_policy(DEFAULT_POLICY)
-    rep = summarise([*_shifted(0), *_shifted(1)], policy, "two days")
+    rep = summarise(run_offline([*_shifted(0), *_shifted(1)], policy), policy, "two days")
     first = _shifted(0)[0].start_time.date()
     assert rep.days == [first, first + timedelta(days=1)]
     per_day = rep.per_day()
