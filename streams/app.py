@@ -14,7 +14,7 @@ from streams.faust_config import create_app, raw_topic
 from streams.metrics import Metrics
 from streams.policy import load_policy, policy_hash
 from streams.probes import Probes, serve
-from streams.pseudonym import outgoing
+from streams.pseudonym import outgoing, outgoing_ids
 from streams.settings import get_settings
 
 settings = get_settings()
@@ -22,6 +22,7 @@ policy = load_policy(settings.policy)
 # Every alert goes through this on its way out (streams/pseudonym.py); `cdrwatch worker` has
 # refused a policy that wants pseudonyms without a key before this module is imported.
 privacy = outgoing(policy, settings.pseudonym_key)
+incident_ids = outgoing_ids(policy, settings.pseudonym_key)  # how verdicts name incidents
 engine = Engine(policy)
 # No `_created` twin per counter child: half the exposition text for a value Prometheus
 # does not use; the worker answers each scrape twice as fast while it carries traffic.
@@ -36,6 +37,9 @@ events_topic = raw_topic(app, settings.events_topic, settings.partitions)
 keyed_topic = raw_topic(app, settings.keyed_topic, settings.partitions)
 alerts_topic = raw_topic(app, settings.alerts_topic, settings.partitions)
 dlq_topic = raw_topic(app, settings.dlq_topic, settings.partitions)
+verdicts_topic = raw_topic(app, settings.verdicts_topic, settings.partitions)
+warnings_topic = raw_topic(app, settings.warnings_topic, settings.partitions)
+warn_topic = raw_topic(app, settings.warn_topic, settings.partitions)
 app.guarded = frozenset({settings.events_topic, settings.keyed_topic})
 app.contiguous = frozenset({settings.keyed_topic})
 # family|key -> KeyState (MessagePack, streams/detect/state.py). Keyed like keyed_topic, so
@@ -43,6 +47,11 @@ app.contiguous = frozenset({settings.keyed_topic})
 state_table = app.Table(
     "keyed-state", key_type=str, value_type=bytes, partitions=settings.partitions,
 )
+
+
+# subscriber -> Book (MessagePack, streams/warnings.py), on the partition of warn_topic the
+# subscriber's verdicts are sent to
+warned_table = app.Table("warned", key_type=str, value_type=bytes, partitions=settings.partitions)
 
 
 probes = Probes()
@@ -53,7 +62,7 @@ async def _serve_metrics() -> None:
     serve(probes, metrics.registry, settings.metrics_port, settings.metrics_host)
 
 
-from streams.agents import health, ingest, keyed  # noqa: E402,F401  (registers the agents)
+from streams.agents import health, ingest, keyed, warnings  # noqa: E402,F401  (the agents)
 
 
 def main() -> None:

@@ -32,6 +32,8 @@ _ENV_FLAGS = {
     "events_topic": "CDRWATCH_EVENTS_TOPIC",
     "alerts_topic": "CDRWATCH_ALERTS_TOPIC",
     "dlq_topic": "CDRWATCH_DLQ_TOPIC",
+    "verdicts_topic": "CDRWATCH_VERDICTS_TOPIC",
+    "warnings_topic": "CDRWATCH_WARNINGS_TOPIC",
     "policy": "CDRWATCH_POLICY",
     "metrics_port": "CDRWATCH_METRICS_PORT",
     "log_level": "CDRWATCH_LOG_LEVEL",
@@ -141,6 +143,10 @@ def _worker_args(p: argparse.ArgumentParser) -> None:
     _add_source(p)
     p.add_argument("--alerts-topic", help="alert output topic (CDRWATCH_ALERTS_TOPIC)")
     p.add_argument("--dlq-topic", help="dead-letter topic (CDRWATCH_DLQ_TOPIC)")
+    p.add_argument("--verdicts-topic",
+                   help="per-call verdicts output topic (CDRWATCH_VERDICTS_TOPIC)")
+    p.add_argument("--warnings-topic",
+                   help="subscriber warnings output topic (CDRWATCH_WARNINGS_TOPIC)")
     p.add_argument("--metrics-port", type=int, help="0 = off (CDRWATCH_METRICS_PORT)")
     p.add_argument("--log-level", help="worker log level (CDRWATCH_LOG_LEVEL)")
     p.add_argument("--baseline", metavar="FILE",

@@ -211,7 +211,8 @@ def run_demo(args: argparse.Namespace) -> int:
     broker = EmbeddedBroker(log_path=workdir / "broker.log").start()
     try:
         ensure_topics(broker.bootstrap, [settings.events_topic, settings.alerts_topic,
-                                         settings.dlq_topic, settings.keyed_topic],
+                                         settings.dlq_topic, settings.keyed_topic,
+                                         settings.verdicts_topic, settings.warnings_topic],
                       settings.partitions, security)
         console.print(f"broker {broker.bootstrap} ready in {time.monotonic() - started:.1f} s; "
                       f"worker metrics on http://127.0.0.1:{args.metrics_port}/metrics")

@@ -63,6 +63,44 @@ class Alert(BaseModel):
     explanation: str
 
 
+class CallVerdict(BaseModel):
+    """One call an incident covers: what a switch, a case tool or a warning system acts on.
+    Published keyed by `record_id`; (`record_id`, `detector`) names it, so a redelivered
+    copy is the same record again."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    record_id: str
+    detector: str
+    alert_id: str = Field(description="the incident's alert_id, as on the alerts topic")
+    severity: Severity
+    key: str = Field(description="the incident's key (caller ID, range, country, trunk...)")
+    subscriber: str = Field(description="the called subscriber: E.164, else as presented")
+    caller: str = Field(description="the caller ID the call came with")
+    call_time: AwareDatetime = Field(description="the call's start_time")
+    answered: bool
+    duration_s: float
+
+
+class SubscriberWarning(BaseModel):
+    """What an SMS gateway or IVR system tells a subscriber who answered a call of an
+    incident. `warning_id` is stable (subscriber and incident): a copy sent again after a
+    crash is the same warning, for the gateway to drop."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    warning_id: str = Field(description="sha256(subscriber|alert_id)[:20]")
+    subscriber: str = Field(description="E.164 of the subscriber to warn")
+    alert_id: str
+    detector: str
+    severity: Severity
+    first_contact: AwareDatetime = Field(description="start of the call that warned them")
+    record_id: str
+    caller: str
+    language: str
+    reason: str = Field(description="the text to send, from the policy's templates")
+
+
 class DeadLetter(BaseModel):
     """A record the worker could not use, kept with everything needed to replay it."""
 

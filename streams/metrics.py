@@ -41,6 +41,15 @@ class Metrics:
         self.verdicts = Counter(
             f"{p}_spoofing_verdicts", "per-call spoofing verdicts, by rule", ["rule"], registry=r
         )
+        self.covered = Counter(
+            f"{p}_call_verdicts", "per-call verdicts published: calls an incident covers, "
+            "by detector", ["detector"], registry=r,
+        )
+        self.warnings = Counter(
+            f"{p}_warnings", "verdicts of answered calls judged for a subscriber warning, by "
+            "outcome (issued, already_warned, daily_cap, allowlisted, short_call)",
+            ["outcome"], registry=r,
+        )
         self.withheld = Counter(
             f"{p}_withheld_callers", "calls with a withheld/anonymous caller ID", registry=r
         )
@@ -117,6 +126,7 @@ class Metrics:
         """Create every known label child at 0, so the first increments show in rate()."""
         for detector in detectors:
             self.open_alerts.labels(detector=detector)
+            self.covered.labels(detector=detector)
             for severity in get_args(Severity):
                 for status in get_args(AlertStatus):
                     self.alerts.labels(detector, severity, status)
@@ -127,7 +137,9 @@ class Metrics:
             self.late.labels(family=family)
             self.duplicates.labels(family=family)
             self.redelivered.labels(family=family)
-        for where in ("ingest", "keyed", "timer"):
+        for outcome in ("issued", "already_warned", "daily_cap", "allowlisted", "short_call"):
+            self.warnings.labels(outcome=outcome)
+        for where in ("ingest", "keyed", "timer", "warnings"):
             self.internal_errors.labels(where=where)
 
 

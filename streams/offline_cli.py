@@ -11,6 +11,7 @@ from streams.usage import (
     add_policy,
     alert_privacy,
     checked_baseline,
+    incident_ids,
     input_file,
     load_checked_policy,
     output_file,
@@ -33,6 +34,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="JSONL (one record or a JSON array per line) or CSV with a header")
     add_policy(p)
     p.add_argument("--out", metavar="ALERTS.jsonl", help="write the alerts as JSONL here")
+    p.add_argument("--verdicts", metavar="VERDICTS.jsonl",
+                   help="write a verdict per call an incident covers (JSONL) here")
+    p.add_argument("--warnings", metavar="WARNINGS.jsonl",
+                   help="write the subscriber warnings (JSONL) here: answered calls of incidents")
     p.add_argument("--baseline", metavar="FILE",
                    help="start every key from what it learned in `cdrwatch baseline learn` output")
     p.add_argument("--max-rejected", type=_count, default=0, metavar="N",
@@ -59,6 +64,9 @@ def run(args: argparse.Namespace) -> int:
     privacy = alert_privacy(policy)
     files = [input_file(f) for f in args.files]
     out = output_file(args.out, "--out") if args.out else None
+    verdicts_out = output_file(args.verdicts, "--verdicts") if args.verdicts else None
+    warnings_out = output_file(args.warnings, "--warnings") if args.warnings else None
+    ids = incident_ids(policy)
 
     from streams.offline import detect_files, write_alerts
     from streams.runtime import tune_gc
@@ -76,6 +84,22 @@ def run(args: argparse.Namespace) -> int:
         print(f"cdrwatch detect: warning: {misfit.sentence()}", file=sys.stderr)
     if out:
         write_alerts(report.result.alerts, out, privacy)
+    if verdicts_out or warnings_out:
+        from streams.verdicts import call_verdict, write_records
+
+        region = policy.home_country
+        verdicts = [call_verdict(c, region, ids) for c in report.result.covered]
+        if verdicts_out:
+            write_records(verdicts, verdicts_out)
+        if warnings_out:
+            from streams.warnings import Warner
+
+            warner = Warner(policy)
+            write_records([w for v in verdicts if (w := warner.see(v)) is not None],
+                          warnings_out)
+        print(f"{len(verdicts)} calls under incidents"
+              + (f", {warner.outcomes.get('issued', 0)} subscribers warned" if warnings_out
+                 else ""))
     by = Counter((a.detector, a.status) for a in report.result.alerts)
     for (detector, status), n in sorted(by.items()):
         print(f"{detector:28s} {status:9s} {n}")

@@ -172,6 +172,55 @@ class StreamProfile(_Frozen):
     baseline_ttl_s: int = Field(14 * 86400, ge=3600)
 
 
+class ActionsProfile(_Frozen):
+    """What cdrwatch does with the calls its incidents cover (streams/verdicts.py)."""
+
+    # A verdict for every call an incident covers (`cdr-verdicts`, `detect --verdicts`):
+    # each window keeps its calls until it is known whether an incident covers them.
+    verdicts: bool = True
+    # A warning to each subscriber who answered a call of an incident and talked at least
+    # this long (`cdr-warnings`, `detect --warnings`); needs verdicts.
+    warn: bool = True
+    warn_min_talk_s: float = Field(0.0, ge=0)
+    # Warnings one subscriber gets per day (the policy's timezone), whatever the incidents.
+    warn_daily_cap: int = Field(3, ge=1)
+    warn_language: str = "en"
+    # Per language, per kind of incident ("spoofing": a faked caller ID; "campaign": a
+    # burst of calls from a range, a country or a number), the short text an SMS or IVR
+    # system says; {time} is the call's local time, {caller} the caller ID shown.
+    warn_templates: dict[str, dict[str, str]] = Field(default_factory=lambda: {
+        "en": {
+            "spoofing": "The call you answered at {time} from {caller} did not come from the "
+                        "number shown. Do not give codes, card or account details; hang up "
+                        "and call back on the official number.",
+            "campaign": "The call you answered at {time} from {caller} is part of a scam "
+                        "campaign. Do not call back; never give codes or card details.",
+        },
+        "it": {
+            "spoofing": "La chiamata delle {time} da {caller} non proveniva dal numero "
+                        "mostrato. Non fornire codici o dati della carta; richiama il numero "
+                        "ufficiale.",
+            "campaign": "La chiamata delle {time} da {caller} fa parte di una campagna di "
+                        "truffa. Non richiamare; non fornire mai codici o dati della carta.",
+        },
+    })
+
+    @model_validator(mode="after")
+    def _templates(self) -> ActionsProfile:
+        kinds = self.warn_templates.get(self.warn_language)
+        if kinds is None or {"spoofing", "campaign"} - set(kinds):
+            raise ValueError(f"key 'actions.warn_templates.{self.warn_language}': "
+                             "needs a 'spoofing' and a 'campaign' text for warn_language")
+        for lang, texts in self.warn_templates.items():
+            for kind, text in texts.items():
+                try:
+                    text.format(time="", caller="")
+                except (KeyError, IndexError, ValueError) as exc:
+                    raise ValueError(f"key 'actions.warn_templates.{lang}.{kind}': only "
+                                     f"{{time}} and {{caller}} may be used ({exc})") from None
+        return self
+
+
 class PrivacyProfile(_Frozen):
     # Alerts leave with `pn:` pseudonyms instead of phone numbers (streams/pseudonym.py); the
     # key comes from CDRWATCH_PSEUDONYM_KEY or CDRWATCH_PSEUDONYM_KEY_FILE.
@@ -197,6 +246,7 @@ class Policy(_Frozen):
     stream: StreamProfile = StreamProfile()
     max_record_ids: int = Field(50, ge=1, le=1000, description="record_ids sample per alert")
     privacy: PrivacyProfile = PrivacyProfile()
+    actions: ActionsProfile = ActionsProfile()
 
     _known_region = field_validator("home_country")(check_region)
 

@@ -68,19 +68,24 @@ def _text(text: str, key: bytes, keep: Collection[str], own: str | None) -> str:
     return _NUMBER.sub(swap, text)
 
 
+def public_ids(detector: str, alert_key: str, alert_id: str, key: bytes,
+               keep: Collection[str] = frozenset()) -> tuple[str, str]:
+    """An incident's (key, alert_id) as they leave: unchanged for a block of numbers, a
+    trunk or a protected number, else the key's pseudonym and a keyed alert_id."""
+    if detector in PREFIX_KEYED or alert_key.startswith("trunk:") or alert_key in keep:
+        return alert_key, alert_id
+    return pseudonym(alert_key, key), hmac.new(
+        key, f"alert_id:{alert_id}".encode(), hashlib.sha256).hexdigest()[:len(alert_id)]
+
+
 def pseudonymise(alert: Alert, key: bytes, keep: Collection[str] = frozenset()) -> Alert:
     """`alert` with every phone number replaced by its pseudonym (see the module's docstring);
     `keep`: E.164 numbers that stay readable (the policy's protected numbers). The `alert_id`
     of a number's alert is keyed too: it is a hash of the number, which anyone could
     recompute for every number of the plan."""
-    prefix_keyed = alert.detector in PREFIX_KEYED or alert.key.startswith("trunk:")
-    kept = {*keep, alert.key} if prefix_keyed else set(keep)
-    if alert.key in kept:
-        own, new_key, new_id = None, alert.key, alert.alert_id
-    else:
-        own, new_key = alert.key, pseudonym(alert.key, key)
-        new_id = hmac.new(key, f"alert_id:{alert.alert_id}".encode(),
-                          hashlib.sha256).hexdigest()[:len(alert.alert_id)]
+    new_key, new_id = public_ids(alert.detector, alert.key, alert.alert_id, key, keep)
+    own = None if new_key == alert.key else alert.key
+    kept = {*keep, alert.key} if own is None else set(keep)
     return alert.model_copy(update={
         "key": new_key, "alert_id": new_id,
         "explanation": _text(alert.explanation, key, kept, own)})
@@ -95,9 +100,26 @@ def outgoing(policy: Policy, secret: SecretStr | None) -> Callable[[Alert], Aler
     policy asks for it, else unchanged."""
     if not policy.privacy.pseudonymise:
         return lambda alert: alert
+    key, keep = _secret(policy, secret)
+    return lambda alert: pseudonymise(alert, key, keep)
+
+
+IncidentIds = Callable[[str, str, str], tuple[str, str]]  # (detector, key, alert_id) -> out
+
+
+def outgoing_ids(policy: Policy, secret: SecretStr | None) -> IncidentIds:
+    """How a verdict or a warning names its incident: as the alerts topic names it. Their
+    subscriber and caller stay numbers: they are for the operator's own systems (a switch,
+    an SMS gateway), which act on numbers."""
+    if not policy.privacy.pseudonymise:
+        return lambda detector, key, alert_id: (key, alert_id)
+    secret_key, keep = _secret(policy, secret)
+    return lambda detector, key, alert_id: public_ids(detector, key, alert_id, secret_key, keep)
+
+
+def _secret(policy: Policy, secret: SecretStr | None) -> tuple[bytes, frozenset[str]]:
     if secret is None:
         raise MissingPseudonymKey(
             "the policy sets [privacy] pseudonymise = true but no key is given: set "
             "CDRWATCH_PSEUDONYM_KEY or CDRWATCH_PSEUDONYM_KEY_FILE")
-    key, keep = secret.get_secret_value().encode(), policy.protected_e164
-    return lambda alert: pseudonymise(alert, key, keep)
+    return secret.get_secret_value().encode(), policy.protected_e164

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from streams.events import Alert, CallEvent, DeadLetter, Watermark
+from streams.events import Alert, CallEvent, CallVerdict, DeadLetter, SubscriberWarning, Watermark
 
 SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schemas"
 MODELS: dict[str, type[BaseModel]] = {
@@ -19,6 +19,8 @@ MODELS: dict[str, type[BaseModel]] = {
     "alert": Alert,
     "dead-letter": DeadLetter,
     "watermark": Watermark,
+    "call-verdict": CallVerdict,
+    "subscriber-warning": SubscriberWarning,
 }
 
 

@@ -25,6 +25,11 @@ class Settings(BaseSettings):
     events_topic: str = "cdr-events"
     alerts_topic: str = "cdr-alerts"
     dlq_topic: str = "cdr-dead-letter"
+    verdicts_topic: str = "cdr-verdicts"
+    warnings_topic: str = "cdr-warnings"
+    # internal: verdicts that may warn, keyed by subscriber (each subscriber's book is on
+    # one partition)
+    warn_topic: str = "cdrwatch-warn"
     keyed_topic: str = "cdrwatch-keyed"
     partitions: int = Field(4, ge=1, description="partitions for topics the worker creates")
     policy: Path = DEFAULT_POLICY

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
     from streams.events import Alert
     from streams.policy import Policy
+    from streams.pseudonym import IncidentIds
     from streams.settings import Settings
 
 EXIT_USAGE = 2
@@ -113,6 +114,16 @@ def alert_privacy(policy: Policy) -> Callable[[Alert], Alert]:
 
     try:
         return outgoing(policy, checked_settings().pseudonym_key)
+    except MissingPseudonymKey as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def incident_ids(policy: Policy) -> IncidentIds:
+    """How verdicts and warnings name an incident: as its alert does (pseudonyms or not)."""
+    from streams.pseudonym import MissingPseudonymKey, outgoing_ids
+
+    try:
+        return outgoing_ids(policy, checked_settings().pseudonym_key)
     except MissingPseudonymKey as exc:
         raise UsageError(str(exc)) from exc
 

@@ -87,6 +87,8 @@ def make_worker(broker: EmbeddedBroker, tmp_path: Path) -> Iterator:
         names = {
             "events": f"events-{suffix}", "alerts": f"alerts-{suffix}",
             "dlq": f"dlq-{suffix}", "keyed": f"keyed-{suffix}",
+            "verdicts": f"verdicts-{suffix}", "warnings": f"warnings-{suffix}",
+            "warn": f"warn-{suffix}",
         }
         ensure_topics(broker.bootstrap, list(names.values()), partitions)
         full_env = worker_env(

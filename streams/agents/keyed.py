@@ -26,17 +26,22 @@ from streams.app import (
     alerts_topic,
     app,
     engine,
+    incident_ids,
     keyed_topic,
     metrics,
     policy,
     privacy,
     settings,
     state_table,
+    verdicts_topic,
+    warn_topic,
 )
 from streams.detect.baseline import read, seeds
 from streams.detect.keyed import KeyedStates
-from streams.detect.windowed import FoldStats
+from streams.detect.windowed import Covered, FoldStats
 from streams.events import Alert, BadRecord, dump_alert
+from streams.verdicts import call_verdict, verdict_line
+from streams.warnings import candidate
 from streams.watermarks import Watermark
 
 log = logging.getLogger(__name__)
@@ -101,9 +106,10 @@ _quiet_scans = 0
 _next_scan = 0.0
 
 
-async def publish(alerts: list[Alert]) -> None:
-    """Publish and wait until the broker has them: only then may state that says they were
-    emitted reach the changelog (else a crash in between could lose them)."""
+async def publish(alerts: list[Alert], covered: list[Covered]) -> None:
+    """Publish the alerts, then the verdicts of the calls incidents came to cover, and wait
+    until the broker has them: only then may state that says they were emitted reach the
+    changelog (else a crash in between could lose them)."""
     now = datetime.now(tz=UTC)
     alerts = [privacy(alert) for alert in alerts]  # the one way out: pseudonyms if asked
     sends = []
@@ -115,6 +121,17 @@ async def publish(alerts: list[Alert]) -> None:
     for alert in alerts:
         metrics.alerts.labels(alert.detector, alert.severity, alert.status).inc()
         log.info("alert %s %s %s", alert.detector, alert.status, alert.alert_id)
+    region = policy.home_country
+    verdicts = [call_verdict(c, region, incident_ids) for c in covered]
+    await deliver("verdict", [
+        lambda v=v: verdicts_topic.send(key=v.record_id.encode(), value=verdict_line(v))
+        for v in verdicts])
+    for v in verdicts:
+        metrics.covered.labels(detector=v.detector).inc()
+    if policy.actions.warn:  # each subscriber's book sits on the partition of its key
+        await deliver("warning candidate", [
+            lambda v=v: warn_topic.send(key=v.subscriber.encode(), value=verdict_line(v))
+            for v in verdicts if candidate(v, policy)])
 
 
 Write = tuple[tuple[str, str], int, Awaitable[Any]]  # (family, key), partition, delivery
@@ -242,7 +259,7 @@ async def handle(partition: int, value: bytes) -> None:
         if wm is not None and not more:
             alerts += states.sweep(partition, wm)
             metrics.watermark.labels(partition=str(partition)).set(wm)
-        await publish(alerts)
+        await publish(alerts, states.take_covered())
         count(states.stats)
         observe_country(groups)
 
@@ -307,7 +324,7 @@ async def upkeep() -> None:
             for partition, clock in clocks.items():
                 if clock.value is not None:
                     alerts += states.sweep(partition, clock.value)
-            await publish(alerts)
+            await publish(alerts, states.take_covered())
         round_soon()  # what the sweep changed
         opened = states.open_incidents()
         for detector in engine.families:

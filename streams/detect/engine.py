@@ -14,7 +14,7 @@ from streams.detect.families import build_families
 from streams.detect.formats import FormatCheck, Misfit
 from streams.detect.keyed import KeyedStates
 from streams.detect.spoofing import Verdict, verdicts
-from streams.detect.windowed import Item
+from streams.detect.windowed import Covered, Item
 from streams.events import Alert, CallEvent
 from streams.policy import Policy
 
@@ -62,8 +62,11 @@ class Engine:
         if "spoof_velocity" in fams and call.domestic_caller and call.caller.kind == "mobile":
             # Only a person's phone cannot hold five calls or be abroad and at home at once;
             # fixed lines are PBXs, and foreign numbers have their own fan-out statistic.
+            # The callee as dialled: reading it costs a classification most calls never
+            # need (a verdict reads it, streams/verdicts.py).
             routed.append(("spoof_velocity", call.caller_key, Item(
-                call.ts, ev.record_id, call.caller_key, "", _held_s(ev), ev.answered,
+                call.ts, ev.record_id, call.caller_key, ev.called_number, _held_s(ev),
+                ev.answered,
                 tag=f"M|{call.ingress_kind}|{ev.ingress_trunk}", src=src, pos=pos)))
         neighbour = "spoof_neighbour" in fams and self._neighbour(call)
         if not (found or neighbour or call.foreign_caller):
@@ -115,6 +118,7 @@ class OfflineResult:
     duplicates: int = 0  # routed items of a record_id already counted in its window
     misdeclared: list[Misfit] = field(default_factory=list)  # trunks, in the order judged
     states: KeyedStates | None = None  # what every key held at the end (a baseline's source)
+    covered: list[Covered] = field(default_factory=list)  # calls under incidents, in order
 
 
 def run_offline(
@@ -155,10 +159,12 @@ def run_offline(
             result.alerts.extend(keyed.fold(family, key, [item], wm))
             lates.append(late[family].late - before)
         result.alerts.extend(keyed.sweep(0, wm))
+        result.covered.extend(keyed.take_covered())
         result.late += sum(lates)
         if on_call is not None:
             on_call(routing, lates)
     if flush_at_end:
         result.alerts.extend(keyed.end())
+        result.covered.extend(keyed.take_covered())
     result.duplicates = sum(s.duplicates for s in late.values())
     return result

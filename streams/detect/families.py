@@ -288,4 +288,6 @@ def build_families(policy: Policy) -> dict[str, Family]:
         fams["spoof_neighbour"] = DistinctFamily(
             "spoof_neighbour", n.window_s, late, n.min_distinct_callees, "callee", 4096, ids,
             f"subscribers called with a caller ID sharing their first {n.digits} digits")
+    for fam in fams.values():
+        fam.marks = policy.actions.verdicts
     return fams

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 
 from streams.detect.state import KeyState, dump_state, load_state
 from streams.detect.windowed import (
+    Covered,
     Family,
     FoldStats,
     Item,
@@ -57,6 +58,12 @@ class KeyedStates:
         self._forgotten: dict[FK, int] = {}  # forgotten key -> its partition
         self._swept: dict[int, float] = {}  # partition -> watermark its keys were swept to
         self.revision = 0  # bumped by every change to a durable key
+        self.covered: list[Covered] = []  # calls incidents now cover, until taken
+
+    def take_covered(self) -> list[Covered]:
+        """The calls incidents came to cover since the last call (their verdicts)."""
+        out, self.covered = self.covered, []
+        return out
 
     def fold(self, family: str, key: str, items: list[Item], wm: float | None,
              partition: int = 0) -> list[Alert]:
@@ -72,7 +79,8 @@ class KeyedStates:
                 state.closed = first_open_slot(swept, self.families[family])
             self.partition[fk] = partition
             self._forgotten.pop(fk, None)
-        out = fold(self.families[family], key, state, items, wm, self.stats[family])
+        out = fold(self.families[family], key, state, items, wm, self.stats[family],
+                   self.covered)
         self._latest = max(self._latest, state.last_ts or 0.0)
         self._settled(fk, state, wm)
         self._pack_idle()
@@ -123,7 +131,7 @@ class KeyedStates:
             del self._due[fk]
             state = self.get(fk)
             assert state is not None
-            advance(self.families[family], key, state, wm, out)
+            advance(self.families[family], key, state, wm, out, self.covered)
             self._settled(fk, state, wm)
         self._pack_idle()
         return out

@@ -33,6 +33,12 @@ class Window(msgspec.Struct, kw_only=True):
     # what a burst window was judged with: the NB size, and the key's learned windows then
     size: float | None = None
     age: int | None = None
+    # Per-call verdicts: the calls counted while it is not known yet whether an incident
+    # covers the window, (ts, record_id, subscriber, caller, answered, duration_s); once it
+    # is, the alert_id of that incident (its later calls get their verdict at once).
+    kept: list[tuple[float, str, str, str, bool, float]] = msgspec.field(default_factory=list)
+    incident: str | None = None
+    severity: str | None = None  # of the window's open alert, once it crossed
 
 
 class Learned(msgspec.Struct, kw_only=True):

@@ -39,6 +39,10 @@ HYSTERESIS = 0.5
 # A window counts its calls exactly up to this many, then by a sketch (within about 1%):
 # what one key holds stays far below a message's size whatever a campaign sends.
 EXACT_CALLS = 4096
+# Calls a window keeps until it is known whether an incident covers it (then each gets its
+# verdict): a window past this many keeps counting, and its later calls get a verdict
+# only once the window is marked.
+MAX_KEPT = EXACT_CALLS
 
 
 class Item(NamedTuple):
@@ -63,6 +67,22 @@ class FoldStats:
     late: int = 0  # their window was already closed
     duplicates: int = 0  # same record_id already counted in the window
     redelivered: int = 0  # a source position this key had already folded
+    unmarked: int = 0  # calls of an incident's window past MAX_KEPT, given no verdict
+
+
+class Covered(NamedTuple):
+    """One call an incident covers: what a per-call verdict says of it."""
+
+    detector: str
+    alert_id: str
+    severity: Severity
+    key: str  # the incident's key
+    ts: float
+    record_id: str
+    subscriber: str  # the callee as routed (E.164, or the raw text the family was given)
+    caller: str
+    answered: bool
+    duration_s: float
 
 
 class Family:
@@ -81,6 +101,9 @@ class Family:
     # is forgotten, so state tracks the keys active now, not every caller ever seen.
     learns: bool = False
     chains: bool = True
+    # Keep each window's calls until it is known whether an incident covers them (the
+    # per-call verdicts of streams/actions.py); off, a window holds counts only.
+    marks: bool = True
 
     @property
     def lag_windows(self) -> int:
@@ -202,18 +225,56 @@ def _view(fam: Family, state: KeyState, ws: int, wm: float) -> Learned | None:
     return view
 
 
-def _cross(fam: Family, key: str, ws: int, win: Window, at: float, out: list[Alert]) -> None:
+def _cross(fam: Family, key: str, state: KeyState, ws: int, win: Window, at: float,
+           out: list[Alert], cov: list[Covered]) -> None:
     win.fired = True
     alert = _alert(fam, key, ws, ws, win, "open", at)
-    if fam.chains:
-        win.crossing = dump_alert(alert)
-    else:
+    win.severity = alert.severity
+    if not fam.chains:
         win.crossing = b""
         out.append(alert)
+        _mark(fam, key, win, alert.alert_id, cov)
+        return
+    win.crossing = dump_alert(alert)
+    if state.inc is not None and state.inc_last == ws - fam.window_s:
+        # the slot before is final and in the open incident: this window continues it
+        _mark(fam, key, win, _incident(fam, key, state.inc), cov)
+
+
+def _incident(fam: Family, key: str, first: int) -> str:
+    return alert_id(fam.detector, key, _dt(first))
+
+
+def _mark(fam: Family, key: str, win: Window, incident: str, cov: list[Covered]) -> None:
+    """An incident covers the window: a verdict for each call it kept, and from now on for
+    each call as it is counted."""
+    if not fam.marks or win.incident is not None:
+        return
+    win.incident = incident
+    if win.severity is None:  # kept open by hysteresis, never crossed: its own figures
+        win.severity = fam.rate(key, win)[0]
+    severity: Any = win.severity
+    cov.extend(Covered(fam.detector, incident, severity, key, *call) for call in win.kept)
+    win.kept = []
+
+
+def _keep(fam: Family, key: str, win: Window, item: Item, stats: FoldStats,
+          cov: list[Covered]) -> None:
+    """A call just counted: its verdict now if an incident covers its window, else kept."""
+    if not fam.marks:
+        return
+    call = (item.ts, item.record_id, item.callee, item.caller, item.answered, item.duration_s)
+    if win.incident is not None:
+        severity: Any = win.severity
+        cov.append(Covered(fam.detector, win.incident, severity, key, *call))
+    elif len(win.kept) < MAX_KEPT:
+        win.kept.append(call)
+    else:
+        stats.unmarked += 1
 
 
 def _judge(fam: Family, key: str, state: KeyState, ws: int, win: Window, wm: float,
-           at: float, out: list[Alert], final: bool = False) -> None:
+           at: float, out: list[Alert], cov: list[Covered], final: bool = False) -> None:
     """Give a window its threshold once it can be known, and mark it if it crossed."""
     if win.thr is None:
         view = _view(fam, state, ws, wm)
@@ -221,7 +282,7 @@ def _judge(fam: Family, key: str, state: KeyState, ws: int, win: Window, wm: flo
             return
         fam.judge(view, ws, win)
     if (final or not fam.decides_at_close) and not win.fired and fam.crossed(win):
-        _cross(fam, key, ws, win, at, out)
+        _cross(fam, key, state, ws, win, at, out, cov)
 
 
 def _sample(ids: list[tuple[float, str]], call: tuple[float, str], cap: int) -> None:
@@ -257,7 +318,7 @@ def _counted(win: Window, record_id: str) -> bool:
 
 
 def _recount(fam: Family, key: str, state: KeyState, sketched: dict[int, float],
-             wm: float, learned_final: bool, out: list[Alert]) -> None:
+             wm: float, learned_final: bool, out: list[Alert], cov: list[Covered]) -> None:
     """Read the count of each window whose sketch grew, and judge it as a call would be."""
     for ws, at in sketched.items():
         win = state.windows.get(ws)
@@ -265,21 +326,23 @@ def _recount(fam: Family, key: str, state: KeyState, sketched: dict[int, float],
             continue
         win.n = max(EXACT_CALLS + 1, sketch.estimate(win.hll))
         if not win.fired and learned_final:
-            _judge(fam, key, state, ws, win, wm, at, out)
+            _judge(fam, key, state, ws, win, wm, at, out, cov)
     sketched.clear()
 
 
 def fold(fam: Family, key: str, state: KeyState, items: list[Item], wm: float | None,
-         stats: FoldStats) -> list[Alert]:
+         stats: FoldStats, cov: list[Covered] | None = None) -> list[Alert]:
     """Count the calls of one key, then move its windows on to the watermark `wm` (the event
     time every source has reached; None: not known yet).
 
     Before each call, windows close up to the oldest call still to come in `items` (never
     past `wm`): a batch interleaves source partitions, and a call from a lagging one must
     still count; and a window's threshold is read only from windows closed by then, as the
-    offline mode, which closes them call by call, reads it.
+    offline mode, which closes them call by call, reads it. `cov` receives the calls an
+    incident now covers (the per-call verdicts).
     """
     out: list[Alert] = []
+    cov = [] if cov is None else cov
     size = fam.window_s
     windows, hwm = state.windows, state.hwm
     lows = [0.0] * len(items)
@@ -298,8 +361,8 @@ def fold(fam: Family, key: str, state: KeyState, items: list[Item], wm: float | 
         if wm is not None and (state.closed is None
                                or first_open_slot(bound, fam) > state.closed):
             if sketched:
-                _recount(fam, key, state, sketched, bound, final, out)
-            advance(fam, key, state, bound, out)
+                _recount(fam, key, state, sketched, bound, final, out, cov)
+            advance(fam, key, state, bound, out, cov)
         ws = int(item.ts // size) * size
         if state.closed is not None and ws < state.closed:
             stats.late += 1
@@ -312,22 +375,25 @@ def fold(fam: Family, key: str, state: KeyState, items: list[Item], wm: float | 
             continue
         _sample(win.ids, (item.ts, item.record_id), fam.max_ids)
         fam.add(win, item)
+        _keep(fam, key, win, item, stats, cov)
         if state.last_ts is None or item.ts > state.last_ts:
             state.last_ts = item.ts
         if win.hll is not None:
             sketched[ws] = max(item.ts, sketched.get(ws, item.ts))
         elif not win.fired and final:
-            _judge(fam, key, state, ws, win, bound, item.ts, out)
+            _judge(fam, key, state, ws, win, bound, item.ts, out, cov)
     if sketched:
-        _recount(fam, key, state, sketched, lows[-1], final, out)
+        _recount(fam, key, state, sketched, lows[-1], final, out, cov)
     if wm is not None:
-        advance(fam, key, state, wm, out)
+        advance(fam, key, state, wm, out, cov)
     return out
 
 
-def advance(fam: Family, key: str, state: KeyState, wm: float, out: list[Alert]) -> None:
+def advance(fam: Family, key: str, state: KeyState, wm: float, out: list[Alert],
+            cov: list[Covered] | None = None) -> None:
     """Close, in event-time order, every window the watermark has passed; resolve incidents
     whose next slot stayed silent; open the incident of the first open slot once final."""
+    cov = [] if cov is None else cov
     first = first_open_slot(wm, fam)
     if state.closed is not None and state.closed > first:
         first = state.closed
@@ -335,23 +401,26 @@ def advance(fam: Family, key: str, state: KeyState, wm: float, out: list[Alert])
     if windows and min(windows) < first:
         for ws in sorted(w for w in windows if w < first):
             _resolve_quiet(fam, key, state, ws, out)
-            _close(fam, key, state, ws, wm, out)
+            _close(fam, key, state, ws, wm, out, cov)
     if state.inc is not None:
         _resolve_quiet(fam, key, state, first, out)
     state.closed = first
     for ws, win in windows.items():
         if win.thr is None:
-            _judge(fam, key, state, ws, win, wm, wm, out)
+            _judge(fam, key, state, ws, win, wm, wm, out, cov)
     win = state.windows.get(first)
     if fam.chains and state.inc is None and win is not None and win.fired:
-        _open(state, first, win, out)
+        _open(fam, key, state, first, win, out, cov)
 
 
-def _open(state: KeyState, ws: int, win: Window, out: list[Alert]) -> None:
+def _open(fam: Family, key: str, state: KeyState, ws: int, win: Window, out: list[Alert],
+          cov: list[Covered]) -> None:
     assert win.crossing
-    out.append(load_alert(win.crossing))
+    alert = load_alert(win.crossing)
+    out.append(alert)
     state.inc = ws
     win.crossing = b""  # emitted: an empty marker, not None
+    _mark(fam, key, win, alert.alert_id, cov)
 
 
 def _resolve_quiet(fam: Family, key: str, state: KeyState, before: int,
@@ -368,11 +437,11 @@ def _resolve_quiet(fam: Family, key: str, state: KeyState, before: int,
 
 
 def _close(fam: Family, key: str, state: KeyState, ws: int, wm: float,
-           out: list[Alert]) -> None:
+           out: list[Alert], cov: list[Covered]) -> None:
     size = fam.window_s
     end = ws + size
     win = state.windows[ws]
-    _judge(fam, key, state, ws, win, wm, end, out, final=True)
+    _judge(fam, key, state, ws, win, wm, end, out, cov, final=True)
     del state.windows[ws]
     if fam.learns:  # a fixed threshold learns nothing, and `_view` reads no snapshot of it
         learned = state.learned
@@ -389,7 +458,7 @@ def _close(fam: Family, key: str, state: KeyState, ws: int, wm: float,
                               f"window closed: {fam.explain(key, win)}"))
         return
     if win.fired and state.inc is None:
-        _open(state, ws, win, out)
+        _open(fam, key, state, ws, win, out, cov)
     elif state.inc is not None and (win.fired or fam.value(win) >= (win.thr or 1) * HYSTERESIS):
         pass
     elif state.inc is not None:
@@ -400,6 +469,11 @@ def _close(fam: Family, key: str, state: KeyState, ws: int, wm: float,
     else:
         return
     state.inc_last = ws
+    incident = _incident(fam, key, state.inc)
+    _mark(fam, key, win, incident, cov)
+    after = state.windows.get(end)
+    if after is not None and after.fired:  # crossed already: it continues the incident
+        _mark(fam, key, after, incident, cov)
     if not (fam.decides_at_close and state.inc == ws):  # that open gave the final figures
         out.append(_alert(fam, key, state.inc, ws, win, "update", end))
 

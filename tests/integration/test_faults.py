@@ -3,7 +3,8 @@
 Each test delivers the demo fixture (5,442 calls, 38 alerts offline) the hard way and
 expects exactly offline `detect`'s incidents and window counts: file drops with pauses
 longer than every idle timeout, a quarter of the calls delivered twice, a SIGKILL and a
-restart mid-stream, a second worker joining and the first leaving.
+restart mid-stream, a second worker joining and the first leaving. The per-call verdicts
+on the verdicts topic are offline `detect`'s too: each covered call under its incident.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ import random
 import signal
 import time
 import urllib.request
+from collections import Counter
 from pathlib import Path
 
+import orjson
 import pytest
 from kafka import KafkaAdminClient
 
@@ -21,6 +24,8 @@ from streams.events import Alert, load_alert
 from streams.offline import detect_files
 from streams.policy import load_policy
 from streams.settings import DEFAULT_POLICY
+from streams.verdicts import call_verdict
+from streams.warnings import Warner, candidate
 from tests.conftest import consume, produce, replay_complete
 
 pytestmark = pytest.mark.integration
@@ -39,7 +44,18 @@ def incidents(alerts: list[Alert]) -> list[tuple]:
         for a in alerts})
 
 
-EXPECTED = incidents(detect_files([DEMO], load_policy(DEFAULT_POLICY)).result.alerts)
+POLICY = load_policy(DEFAULT_POLICY)
+OFFLINE = detect_files([DEMO], POLICY).result
+EXPECTED = incidents(OFFLINE.alerts)
+# Per-call verdicts: which call, under which incident (a redelivered copy is the same one).
+VERDICTS = sorted({(c.record_id, c.detector, c.alert_id) for c in OFFLINE.covered})
+_MARKED = [call_verdict(c, "IT") for c in OFFLINE.covered]
+_WARNER = Warner(POLICY)
+_WARNED = [w for v in _MARKED if (w := _WARNER.see(v))]
+# Which incidents a subscriber hears of first depends on arrival order once the daily cap
+# binds; how many they hear of, and of which answered calls, does not.
+WARNED_PER_SUBSCRIBER = Counter(w.subscriber for w in _WARNED)
+WARNABLE = {(v.subscriber, v.alert_id) for v in _MARKED if candidate(v, POLICY)}
 
 
 def alerts_of(worker, timeout_s: float = 120) -> list[Alert]:  # type: ignore[no-untyped-def]
@@ -55,11 +71,22 @@ def alerts_of(worker, timeout_s: float = 120) -> list[Alert]:  # type: ignore[no
     return got
 
 
-def same_as_offline(alerts: list[Alert]) -> None:
+def same_as_offline(alerts: list[Alert], worker=None) -> None:  # type: ignore[no-untyped-def]
+    """The offline incidents; with `worker`, also the offline per-call verdicts."""
     got = incidents(alerts)
     missing = [i[:6] for i in EXPECTED if i not in got]
     extra = [i[:6] for i in got if i not in EXPECTED]
     assert not missing and not extra, f"missing {missing}, extra {extra}"
+    if worker is not None:
+        verdicts = [orjson.loads(v) for v in consume(
+            worker.bootstrap, worker.names["verdicts"], idle_s=2, timeout_s=20)]
+        marked = sorted({(v["record_id"], v["detector"], v["alert_id"]) for v in verdicts})
+        assert len(marked) == len(VERDICTS) and marked == VERDICTS
+        warned = [orjson.loads(v) for v in consume(
+            worker.bootstrap, worker.names["warnings"], idle_s=2, timeout_s=20)]
+        assert len({w["warning_id"] for w in warned}) == len(warned)  # nobody warned twice
+        assert {(w["subscriber"], w["alert_id"]) for w in warned} <= WARNABLE
+        assert Counter(w["subscriber"] for w in warned) == WARNED_PER_SUBSCRIBER
 
 
 def metric(worker, name: str) -> float:  # type: ignore[no-untyped-def]
@@ -100,7 +127,7 @@ def test_file_drops_with_pauses_longer_than_every_idle_timeout(make_worker,
         time.sleep(PAUSE_S)
     last = write(tmp_path / "drop2.jsonl", LINES[2 * third:])
     replay_complete([last], worker)
-    same_as_offline(alerts_of(worker))
+    same_as_offline(alerts_of(worker), worker)
     assert metric(worker, "cdrwatch_late_events_total") == 0
 
 
@@ -116,7 +143,7 @@ def test_a_quarter_of_the_calls_delivered_twice_count_once(make_worker,
     assert incidents(detect_files([path], load_policy(DEFAULT_POLICY)).result.alerts) == EXPECTED
     worker = make_worker(partitions=2)
     replay_complete([path], worker)
-    same_as_offline(alerts_of(worker))
+    same_as_offline(alerts_of(worker), worker)
     assert metric(worker, "cdrwatch_duplicate_events_total") > 0
 
 
@@ -129,7 +156,7 @@ def test_sigkill_and_restart_mid_stream(make_worker, tmp_path: Path) -> None:
     first.proc.wait()
     second = make_worker(partitions=2, app_id=first.env["CDRWATCH_APP_ID"])
     replay_complete([write(tmp_path / "rest.jsonl", LINES[half:])], second)
-    same_as_offline(alerts_of(second))
+    same_as_offline(alerts_of(second), second)
     # the restarted worker read again what the killed one had not committed
     assert metric(second, "cdrwatch_events_valid_total") > len(LINES) - half
 
@@ -149,7 +176,7 @@ def test_sigkill_right_after_a_keyed_commit(make_worker, tmp_path: Path) -> None
     first.proc.wait()
     second = make_worker(partitions=2, app_id=first.env["CDRWATCH_APP_ID"])
     replay_complete([write(tmp_path / "rest.jsonl", LINES[len(LINES) // 2:])], second)
-    same_as_offline(alerts_of(second))
+    same_as_offline(alerts_of(second), second)
 
 
 def committed(admin: KafkaAdminClient, worker, role: str) -> int:  # type: ignore[no-untyped-def]
@@ -178,7 +205,7 @@ def test_sigterm_mid_batch_three_times_loses_nothing(make_worker, tmp_path: Path
         worker = make_worker(partitions=2, app_id=worker.env["CDRWATCH_APP_ID"])
     admin.close()
     replay_complete([write(tmp_path / "rest.jsonl", LINES[cut:])], worker)
-    same_as_offline(alerts_of(worker))
+    same_as_offline(alerts_of(worker), worker)
 
 
 def test_a_second_worker_joins_and_the_first_leaves_mid_stream(make_worker,
@@ -191,4 +218,4 @@ def test_a_second_worker_joins_and_the_first_leaves_mid_stream(make_worker,
     wait_until(lambda: metric(second, "cdrwatch_events_valid_total") > 0)
     first.stop()
     replay_complete([write(tmp_path / "rest.jsonl", LINES[2 * third:])], second)
-    same_as_offline(alerts_of(second))
+    same_as_offline(alerts_of(second), second)

@@ -6,6 +6,7 @@ import random
 
 import pytest
 
+from streams.agents.routing import MAX_BYTES
 from streams.detect import sketch
 from streams.detect.engine import Engine
 from streams.detect.state import KeyState, dump_state
@@ -51,7 +52,9 @@ def test_a_campaign_window_past_the_exact_bound_stays_small_and_counts_like_any_
     """20,000 calls of one range in one window: the window once kept every record_id (an
     unbounded state, 2.2 MB for a hot country key, above a message's limit). Sent sorted
     in batches of 100, or shuffled with 5,000 upstream duplicates in batches of 37, it
-    gives the same count and alerts, and no write of its state exceeds 64 KB."""
+    gives the same count and alerts, and no write of its state exceeds what a keyed message
+    may carry (until an incident is known to cover it, a window keeps up to MAX_KEPT calls
+    for their verdicts)."""
     ws = 1_800_000_000.0 // 300 * 300
     calls = _campaign(20_000, ws)
     shuffled = calls + random.Random(5).sample(calls, 5_000)
@@ -61,7 +64,7 @@ def test_a_campaign_window_past_the_exact_bound_stays_small_and_counts_like_any_
     assert sorted_win.hll is not None and sorted_win.hll == mixed_win.hll
     assert sorted_win.n == mixed_win.n > EXACT_CALLS
     assert abs(sorted_win.n - 20_000) <= TOLERANCE * 20_000
-    assert max(sorted_size, mixed_size) < 64_000
+    assert max(sorted_size, mixed_size) < MAX_BYTES
     final = lambda alerts: [a for a in alerts if a.status != "open"]  # noqa: E731
     assert final(sorted_alerts) == final(mixed_alerts)
     update = next(a for a in final(sorted_alerts) if a.status == "update")

@@ -41,8 +41,16 @@ def settled(alerts: list) -> list[tuple]:
                    None if a.status == "open" else tuple(a.record_ids)) for a in alerts)
 
 
+def marked(covered: list) -> list[tuple]:
+    """The per-call verdicts: which call, by which incident (their severity, like an open
+    alert's, is what was known when the call was marked)."""
+    return sorted((c.record_id, c.detector, c.alert_id) for c in covered)
+
+
 SORTED = {seed: traffic(seed) for seed in (1, 2)}
-EXPECTED = {seed: settled(run_offline(calls, P).alerts) for seed, calls in SORTED.items()}
+RUNS = {seed: run_offline(calls, P) for seed, calls in SORTED.items()}
+EXPECTED = {seed: settled(run.alerts) for seed, run in RUNS.items()}
+VERDICTS = {seed: marked(run.covered) for seed, run in RUNS.items()}
 
 
 @settings(max_examples=25, deadline=None)
@@ -57,6 +65,7 @@ def test_a_stream_shuffled_within_the_allowed_lateness_gives_the_same_incidents(
     result = run_offline(shuffled, P)
     assert result.late == 0
     assert settled(result.alerts) == EXPECTED[seed]
+    assert marked(result.covered) == VERDICTS[seed]
 
 
 def test_calls_delivered_three_times_count_once() -> None:
@@ -192,7 +201,9 @@ def test_partitions_read_at_uneven_speeds_give_the_offline_incidents() -> None:
     demo = Path(__file__).resolve().parents[2] / "streams" / "fixtures" / "demo.jsonl"
     pol = load_policy(DEFAULT_POLICY)
     events = [e for line in read_messages([demo]) for e in line.events]
-    expected = settled(run_offline(events, pol).alerts)
+    offline = run_offline(events, pol)
+    expected, verdicts = settled(offline.alerts), marked(offline.covered)
+    assert verdicts
     for seed in (2, 4):
         rng = random.Random(seed)
         parts: list[list] = [[] for _ in range(4)]
@@ -221,3 +232,4 @@ def test_partitions_read_at_uneven_speeds_give_the_offline_incidents() -> None:
                 alerts += keyed.sweep(0, wm)
         alerts += keyed.end()
         assert settled(alerts) == expected, seed
+        assert marked(keyed.take_covered()) == verdicts, seed
