@@ -36,6 +36,7 @@ events_topic = raw_topic(app, settings.events_topic, settings.partitions)
 keyed_topic = raw_topic(app, settings.keyed_topic, settings.partitions)
 alerts_topic = raw_topic(app, settings.alerts_topic, settings.partitions)
 dlq_topic = raw_topic(app, settings.dlq_topic, settings.partitions)
+hotlist_topic = raw_topic(app, settings.hotlist_topic, settings.partitions, compacting=True)
 app.guarded = frozenset({settings.events_topic, settings.keyed_topic})
 app.contiguous = frozenset({settings.keyed_topic})
 # family|key -> KeyState (MessagePack, streams/detect/state.py). Keyed like keyed_topic, so
@@ -53,7 +54,7 @@ async def _serve_metrics() -> None:
     serve(probes, metrics.registry, settings.metrics_port, settings.metrics_host)
 
 
-from streams.agents import health, ingest, keyed  # noqa: E402,F401  (registers the agents)
+from streams.agents import health, hotlist, ingest, keyed  # noqa: E402,F401  (registers them)
 
 
 def main() -> None:

@@ -109,9 +109,21 @@ class Metrics:
             f"{p}_window_baseline_calls", "baseline calls per window, by source country",
             ["country_code"], registry=r,
         )
+        self.hotlist_entries = Gauge(
+            f"{p}_hotlist_entries", "numbers and ranges on the switch's hotlist, by action",
+            ["action"], registry=r,
+        )
+        self.hotlist_skipped = Counter(
+            f"{p}_hotlist_skipped_alerts", "alerts of a blockable detector left off the "
+            "hotlist, by reason (pseudonymised, not_e164, not_an_alert)", ["reason"], registry=r,
+        )
         self.info = Info(f"{p}_worker", "version and policy of this worker", registry=r)
         for reason in REJECT_REASONS:
             self.rejected.labels(reason=reason)
+        for action in ("block", "label"):
+            self.hotlist_entries.labels(action=action)
+        for reason in ("pseudonymised", "not_e164", "not_an_alert"):
+            self.hotlist_skipped.labels(reason=reason)
 
     def prime(self, detectors: list[str], rules: list[str], families: list[str]) -> None:
         """Create every known label child at 0, so the first increments show in rate()."""
@@ -127,7 +139,7 @@ class Metrics:
             self.late.labels(family=family)
             self.duplicates.labels(family=family)
             self.redelivered.labels(family=family)
-        for where in ("ingest", "keyed", "timer"):
+        for where in ("ingest", "keyed", "timer", "hotlist"):
             self.internal_errors.labels(where=where)
 
 
