@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from streams.usage import UsageError, input_file, output_file
+from streams.usage import HelpFormatter, UsageError, input_file, output_file
 
 if TYPE_CHECKING:
     from streams.events import Alert
@@ -31,6 +31,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="action", required=True, metavar="ACTION",
                            help="export: write the hotlist of an alerts file")
     export = sub.add_parser("export", help="the numbers and ranges under an open incident",
+                            formatter_class=HelpFormatter,
                             description="the hotlist as of --at from the alerts of `cdrwatch "
                             "detect --out` (or the alerts topic): what a switch loads to block "
                             "or label calls before they ring")
