@@ -40,6 +40,7 @@ dlq_topic = raw_topic(app, settings.dlq_topic, settings.partitions)
 verdicts_topic = raw_topic(app, settings.verdicts_topic, settings.partitions)
 warnings_topic = raw_topic(app, settings.warnings_topic, settings.partitions)
 warn_topic = raw_topic(app, settings.warn_topic, settings.partitions)
+hotlist_topic = raw_topic(app, settings.hotlist_topic, settings.partitions, compacting=True)
 app.guarded = frozenset({settings.events_topic, settings.keyed_topic})
 app.contiguous = frozenset({settings.keyed_topic})
 # family|key -> KeyState (MessagePack, streams/detect/state.py). Keyed like keyed_topic, so
@@ -62,7 +63,13 @@ async def _serve_metrics() -> None:
     serve(probes, metrics.registry, settings.metrics_port, settings.metrics_host)
 
 
-from streams.agents import health, ingest, keyed, warnings  # noqa: E402,F401  (the agents)
+from streams.agents import (  # noqa: E402,F401  (registers the agents)
+    health,
+    hotlist,
+    ingest,
+    keyed,
+    warnings,
+)
 
 
 def main() -> None:

@@ -1,6 +1,7 @@
-"""`cdrwatch worker | demo | replay | detect | generate | evaluate`: one entry point whose flags
-mirror the environment. Heavy modules (Faust, scipy, numpy, matplotlib) are imported only by
-the command that uses them, so `--help` and a mistyped path answer at once."""
+"""`cdrwatch worker | demo | replay | detect | generate | evaluate | baseline | hotlist`: one
+entry point whose flags mirror the environment. Heavy modules (Faust, scipy, numpy,
+matplotlib) are imported only by the command that uses them, so `--help` and a mistyped path
+answer at once."""
 
 from __future__ import annotations
 
@@ -204,6 +205,12 @@ def _baseline_args(p: argparse.ArgumentParser) -> None:
     baseline_cli.add_arguments(p)
 
 
+def _hotlist_args(p: argparse.ArgumentParser) -> None:
+    from streams import hotlist_cli
+
+    hotlist_cli.add_arguments(p)
+
+
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "worker": ("run the Faust worker", _worker_args),
     "demo": ("embedded broker + worker + bundled fixture, alerts live", _demo_args),
@@ -213,6 +220,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "evaluate": ("precision, recall and latency on labelled traffic", _evaluate_args),
     "baseline": ("learn every key's baseline from recorded traffic (warm start)",
                  _baseline_args),
+    "hotlist": ("the numbers and ranges under an open incident, for a switch to load",
+                _hotlist_args),
 }
 
 

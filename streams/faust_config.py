@@ -236,7 +236,10 @@ def create_app(settings: Settings) -> CdrwatchApp:
     return app
 
 
-def raw_topic(app: faust.App, name: str, partitions: int) -> faust.TopicT:
-    """Bytes in, bytes out: decoding is ours (orjson + pydantic), paid once per batch."""
+def raw_topic(app: faust.App, name: str, partitions: int,
+              compacting: bool | None = None) -> faust.TopicT:
+    """Bytes in, bytes out: decoding is ours (orjson + pydantic), paid once per batch.
+    `compacting`: created with cleanup.policy=compact (a topic whose last value per key is
+    the state)."""
     return app.topic(name, value_serializer="raw", key_serializer="raw",
-                     partitions=partitions, internal=True)
+                     partitions=partitions, internal=True, compacting=compacting)

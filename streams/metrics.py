@@ -118,9 +118,21 @@ class Metrics:
             f"{p}_window_baseline_calls", "baseline calls per window, by source country",
             ["country_code"], registry=r,
         )
+        self.hotlist_entries = Gauge(
+            f"{p}_hotlist_entries", "numbers and ranges on the switch's hotlist, by action",
+            ["action"], registry=r,
+        )
+        self.hotlist_skipped = Counter(
+            f"{p}_hotlist_skipped_alerts", "alerts of a blockable detector left off the "
+            "hotlist, by reason (pseudonymised, not_e164, not_an_alert)", ["reason"], registry=r,
+        )
         self.info = Info(f"{p}_worker", "version and policy of this worker", registry=r)
         for reason in REJECT_REASONS:
             self.rejected.labels(reason=reason)
+        for action in ("block", "label"):
+            self.hotlist_entries.labels(action=action)
+        for reason in ("pseudonymised", "not_e164", "not_an_alert"):
+            self.hotlist_skipped.labels(reason=reason)
 
     def prime(self, detectors: list[str], rules: list[str], families: list[str]) -> None:
         """Create every known label child at 0, so the first increments show in rate()."""
@@ -139,7 +151,7 @@ class Metrics:
             self.redelivered.labels(family=family)
         for outcome in ("issued", "already_warned", "daily_cap", "allowlisted", "short_call"):
             self.warnings.labels(outcome=outcome)
-        for where in ("ingest", "keyed", "timer", "warnings"):
+        for where in ("ingest", "keyed", "timer", "warnings", "hotlist"):
             self.internal_errors.labels(where=where)
 
 

@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     # one partition)
     warn_topic: str = "cdrwatch-warn"
     keyed_topic: str = "cdrwatch-keyed"
+    hotlist_topic: str = Field("cdr-hotlist", description="compacted: key = number or range, "
+                               "value = hotlist entry, a tombstone once it is gone")
+    hotlist_ttl_s: float = Field(3600.0, gt=0, description="an entry expires this long after "
+                                 "its incident's last window")
     partitions: int = Field(4, ge=1, description="partitions for topics the worker creates")
     policy: Path = DEFAULT_POLICY
     metrics_port: int = Field(9108, ge=0, le=65535, description="0 disables the /metrics server")

@@ -43,7 +43,8 @@ def test_histogram_has_explicit_buckets_in_seconds(metrics: Metrics) -> None:
 
 def test_no_metric_takes_a_phone_number_label(metrics: Metrics) -> None:
     allowed = {"reason", "detector", "severity", "status", "rule", "family", "topic",
-               "partition", "table", "country_code", "version", "policy_hash", "le"}
+               "partition", "table", "country_code", "version", "policy_hash", "le",
+               "action"}
     for family in metrics.registry.collect():
         for sample in family.samples:
             assert set(sample.labels) <= allowed, (family.name, sample.labels)
