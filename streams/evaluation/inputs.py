@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -31,6 +31,12 @@ def _epoch(value: Any) -> float:
     if isinstance(value, int | float):
         return float(value)
     return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+
+
+def fraud_campaigns(summaries: Iterable[dict[str, Any]]) -> list[Campaign]:
+    """The summaries of fraud campaigns; traps (`fraud: false`) have no latency to score:
+    their row in the report counts the false alarms on their calls instead."""
+    return [campaign_of(s) for s in summaries if s.get("fraud", True)]
 
 
 def campaign_of(summary: dict[str, Any]) -> Campaign:
@@ -74,7 +80,7 @@ def load_files(events: Path, labels: Path | None = None,
         out.rejected.extend(f"{line.source}:{line.line_no}: {b.reason}" for b in line.bad)
     out.labels = {str(row["record_id"]): row for row in _json_rows(labels)}
     if campaigns is not None:
-        out.campaigns = [campaign_of(s) for s in _json_rows(campaigns)]
+        out.campaigns = fraud_campaigns(_json_rows(campaigns))
     return out
 
 
@@ -84,6 +90,6 @@ def generated(config: TrafficConfig) -> Labelled:
     return Labelled(
         events=[parse_record(r) for r in traffic.records],
         labels={row["record_id"]: row for row in traffic.labels},
-        campaigns=[campaign_of(s) for s in traffic.campaigns],
+        campaigns=fraud_campaigns(traffic.campaigns),
         source=f"generated {config.home_region} {config.hours:g} h seed {config.seed}",
     )

@@ -29,6 +29,7 @@ from streams.evaluation.scoring import (
     scenario_scores,
     volume,
 )
+from streams.evaluation.traps import SEVERITIES, delivery_score, trap_scores
 from streams.events import Alert, CallEvent
 from streams.policy import Policy
 
@@ -44,13 +45,18 @@ class Observation:
     alerts: list[Alert] = field(default_factory=list)
     incidents: list[Incident] = field(default_factory=list)
     detectors: list[str] = field(default_factory=list)
+    routed: set[str] = field(default_factory=set)  # calls that fed any statistic
+    late: set[str] = field(default_factory=set)  # calls a statistic received too late
+    copies_in_time: int = 0  # statistics' items of records already read, not late
+    duplicates: int = 0  # items the engine dropped as already counted in their window
 
 
 def _fact(call_ts: float, caller: str, label: Mapping[str, Any] | None) -> CallFact:
     if label is None:
         return CallFact(call_ts, caller, "unlabelled")
     return CallFact(call_ts, caller, label.get("scenario") or NORMAL, label.get("campaign"),
-                    bool(label.get("fraud")))
+                    bool(label.get("fraud")), label.get("trap"), bool(label.get("duplicate")),
+                    float(label.get("late_s") or 0.0))
 
 
 def observe(events: Iterable[CallEvent], labels: Mapping[str, Mapping[str, Any]],
@@ -63,14 +69,23 @@ def observe(events: Iterable[CallEvent], labels: Mapping[str, Mapping[str, Any]]
 
     def note(routing: Routing, lates: list[int]) -> None:
         rid = routing.call.record_id
+        again = rid in obs.calls
         obs.calls[rid] = _fact(routing.call.ts, routing.call.caller_key, labels.get(rid))
         for verdict in routing.verdicts:
             flagged[verdict.rule].add(rid)
+        if routing.routed:
+            obs.routed.add(rid)
+        if any(lates):
+            obs.late.add(rid)
+        if again:
+            obs.copies_in_time += lates.count(0)
         for (family, key, item), late in zip(routing.routed, lates, strict=True):
             if not late:
                 members[(family, key, families[family].window_start(item.ts))].append(rid)
 
-    obs.alerts = run_offline(events, policy, on_call=note).alerts
+    result = run_offline(events, policy, on_call=note)
+    obs.alerts = result.alerts
+    obs.duplicates = result.duplicates
 
     by_id: dict[str, Incident] = {}
     for alert in obs.alerts:
@@ -83,6 +98,7 @@ def observe(events: Iterable[CallEvent], labels: Mapping[str, Mapping[str, Any]]
             inc = by_id[alert.alert_id] = Incident(alert.detector, alert.alert_id, alert.key,
                                                    alert.explanation)
         inc.hits.append(Hit(alert.detected_at.timestamp(), ids))
+        inc.severity = max(inc.severity, alert.severity, key=SEVERITIES.index)
         flagged[alert.detector].update(ids)
     obs.incidents = sorted(by_id.values(), key=lambda i: (i.first_at, i.detector, i.key))
     obs.flagged = dict(flagged)
@@ -94,8 +110,8 @@ def campaigns_from_labels(calls: Mapping[str, CallFact]) -> list[Campaign]:
     """Campaign summaries rebuilt from the labels when no campaigns file is given."""
     spans: dict[str, list[Any]] = {}
     for c in calls.values():
-        if c.campaign is None:
-            continue
+        if c.campaign is None or not c.fraud:
+            continue  # normal traffic, or a trap (legitimate)
         s = spans.setdefault(c.campaign, [c.scenario, c.ts, c.ts, 0])
         s[1], s[2], s[3] = min(s[1], c.ts), max(s[2], c.ts), s[3] + 1
     return [Campaign(cid, sc, lo, hi, n) for cid, (sc, lo, hi, n) in sorted(
@@ -126,4 +142,6 @@ def evaluate(events: Iterable[CallEvent], labels: Mapping[str, Mapping[str, Any]
         days=round(days, 4),
         volume=volume(calls.values()),
         seconds=round(time.perf_counter() - began, 2),
+        traps=trap_scores(calls, obs.incidents, obs.flagged),
+        delivery=delivery_score(calls, obs.routed, obs.late, obs.copies_in_time, obs.duplicates),
     )

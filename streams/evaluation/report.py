@@ -145,6 +145,42 @@ def false_alarm_table(ev: Evaluation, narrow: bool) -> Table:
     return t
 
 
+def _seen(incidents: dict[str, dict[str, int]]) -> str:
+    return "; ".join(f"{d} " + ", ".join(f"{s} {n}" for s, n in by.items())
+                     for d, by in incidents.items()) or "-"
+
+
+def trap_table(ev: Evaluation, narrow: bool) -> tuple[Table, list[str]]:
+    """One row per trap; narrow, the incidents per detector and severity as lines under it."""
+    t = _table("Traps (legitimate traffic: an incident at medium or above holding any of "
+               "their calls is a false alarm)", narrow)
+    notes = []
+    _names(t, "trap")
+    _figures(t, "calls", "false alarms", "calls alerted")
+    if not narrow:
+        t.add_column("incidents by detector and severity")
+    for trap in ev.traps:
+        fa = f"[bold red]{trap.false_alarms}[/]" if trap.false_alarms else "[green]0[/]"
+        row = [trap.trap, str(trap.calls), fa, str(trap.alerted_calls)]
+        if narrow:
+            t.add_row(*row)
+            notes.append(f"{trap.trap}: {_seen(trap.incidents)}")
+        else:
+            t.add_row(*row, _seen(trap.incidents))
+    return t, notes
+
+
+def delivery_line(ev: Evaluation) -> str:
+    d = ev.delivery
+    if d is None:
+        return ""
+    twice = "[bold red]" if d.counted_twice else "[green]"
+    return (f"delivery: {d.duplicated} calls sent twice, their second copies gave "
+            f"{d.copies_in_time} items in time, {d.dropped_as_duplicates} dropped as duplicates: "
+            f"{twice}counted twice {d.counted_twice}[/]; {d.late} calls sent late, "
+            f"{d.late_routed} feed a statistic, {d.reported_late} reported late")
+
+
 def print_report(ev: Evaluation, console: Console | None = None, source: str = "") -> None:
     # Piped into a file or CI log, rich would wrap at 80 columns and truncate the names.
     console = console or Console(width=None if sys.stdout.isatty() else 160)
@@ -158,10 +194,14 @@ def print_report(ev: Evaluation, console: Console | None = None, source: str = "
     tables = [scenario_table(ev, narrow)]
     if ev.campaigns:
         tables.append(campaign_table(ev, narrow))
+    if ev.traps:
+        tables.append(trap_table(ev, narrow))
     for table, notes in tables:
         console.print(table)
         for note in notes:
             console.print(Padding(note, (0, 0, 0, 2)), highlight=False)
+    if ev.delivery is not None:
+        console.print(delivery_line(ev))
     if ev.false_alarms:
         console.print(false_alarm_table(ev, narrow))
     else:
@@ -197,6 +237,9 @@ def to_json(ev: Evaluation, source: str = "") -> dict[str, Any]:
         "false_alarms": [_incident(i) for i in ev.false_alarms],
         "incidents": len(ev.incidents),
         "missing_detectors": ev.missing,
+        "traps": [asdict(t) for t in ev.traps],
+        "delivery": None if ev.delivery is None
+        else {**asdict(ev.delivery), "counted_twice": ev.delivery.counted_twice},
     }
 
 

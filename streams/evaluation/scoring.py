@@ -8,8 +8,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from statistics import median
+from typing import TYPE_CHECKING
 
 from streams.evaluation.expected import NORMAL, expected_for, targets
+
+if TYPE_CHECKING:
+    from streams.evaluation.traps import DeliveryScore, TrapScore
 
 Table = Mapping[str, tuple[str, ...]]
 # An incident is a false alarm when less than this share of its calls are fraud.
@@ -25,6 +29,9 @@ class CallFact:
     scenario: str = NORMAL
     campaign: str | None = None
     fraud: bool = False
+    trap: str | None = None  # the generator's trap that made this legitimate call
+    duplicate: bool = False  # its record was sent twice
+    late_s: float = 0.0  # its record was sent this much later than the usual bound
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +51,7 @@ class Incident:
     key: str
     explanation: str
     hits: list[Hit] = field(default_factory=list)
+    severity: str = "info"  # the worst of its alerts
 
     @property
     def first_at(self) -> float:
@@ -238,6 +246,8 @@ class Evaluation:
     days: float
     volume: list[tuple[float, int, int]]  # (bin start, calls, fraud calls) per 5 min
     seconds: float = 0.0
+    traps: list[TrapScore] = field(default_factory=list)
+    delivery: DeliveryScore | None = None  # when records were labelled duplicate or late
 
 
 def volume(calls: Iterable[CallFact], bin_s: int = 300) -> list[tuple[float, int, int]]:

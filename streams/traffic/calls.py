@@ -6,7 +6,7 @@ which keeps 500k calls in a few seconds.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
@@ -17,9 +17,11 @@ NAT_TRUNKS = ("NAT-TIM-1", "NAT-VODAFONE-1")
 MOB_TRUNK = "MOB-WINDTRE-1"
 ENT_TRUNK = "ENT-ACME-SIP"
 CARRIER_TRUNK = "INTL-CARRIER-1"  # the bare-digit trap's trunk (streams/traffic/carriers.py)
+UNSCREENED_TRUNK = "INTL-WHOLESALE-1"  # an unscreened carrier (streams/traffic/screening.py)
 TRUNK_KIND = {
     **dict.fromkeys(INTL_TRUNKS, "international"),
     CARRIER_TRUNK: "international",
+    UNSCREENED_TRUNK: "international",
     **dict.fromkeys(NAT_TRUNKS, "national"),
     MOB_TRUNK: "mobile",
     ENT_TRUNK: "national",
@@ -42,15 +44,25 @@ class Context:
     subscribers: Pool  # the operator's own customers: the callees
     mobiles: Pool  # other home mobile numbers (domestic callers, spoof material)
     fixed: Pool
+    intl_per_hour: float = 0.0  # daily mean of normal calls from abroad (a surge scales it)
 
     @classmethod
-    def build(cls, home: str, seed: int, t0: float, hours: float) -> Context:
+    def build(cls, home: str, seed: int, t0: float, hours: float,
+              intl_per_hour: float = 0.0) -> Context:
         return cls(
             home=home, seed=seed, t0=t0, hours=hours, intl=intl_prefix(home),
             subscribers=build_pool(home, "mobile", 20000, seed),
             mobiles=build_pool(home, "mobile", 8000, seed + 1),
             fixed=build_pool(home, "fixed", 4000, seed),
+            intl_per_hour=intl_per_hour,
         )
+
+    def until_end(self, t0: float, hours: float | None) -> Context:
+        """The same network over [t0, t0 + hours), or to the end of the run when hours is
+        None: what a trap that runs all day long (every day of a multi-day run) covers."""
+        end = self.t0 + self.hours * 3600
+        span = (end - t0) / 3600 if hours is None else min(hours, (end - t0) / 3600)
+        return replace(self, t0=t0, hours=max(span, 0.0))
 
     def callees(self, rng: np.random.Generator, n: int, distinct: bool = False) -> np.ndarray:
         """Home subscribers as the switch logs the called party: national or E.164."""
@@ -76,6 +88,7 @@ class Calls:
     verstat: np.ndarray  # object, None = absent
     attestation: np.ndarray  # object, None = absent
     roaming: np.ndarray  # object: True / False / None
+    network: np.ndarray  # object: network_number (P-Asserted-Identity), None = absent
     scenario: np.ndarray  # object
     campaign: np.ndarray  # object, None for normal traffic
     component: np.ndarray  # object: which normal component or scenario made the call
@@ -122,7 +135,7 @@ def batch(rng: np.random.Generator, start: np.ndarray, calling: np.ndarray, call
         called=np.asarray(called, dtype=object), trunk=np.asarray(trunk, dtype=object),
         answered=answered, duration=duration, ring=ring, cause=cause,
         verstat=nones(n), attestation=nones(n),
-        roaming=nones(n) if roaming is None else roaming,
+        roaming=nones(n) if roaming is None else roaming, network=nones(n),
         scenario=np.full(n, scenario, dtype=object), campaign=np.full(n, campaign, dtype=object),
         component=np.full(n, component or scenario, dtype=object),
     )

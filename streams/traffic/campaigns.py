@@ -4,34 +4,46 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 
-from streams.traffic import bursts, carriers, spoofing
+from streams.traffic import bursts, carriers, delivery, screening, spoofing, traps
 from streams.traffic.calls import Calls, Context
 from streams.traffic.config import CampaignSpec
-from streams.traffic.numbers import sub_rng
+from streams.traffic.numbers import region_zone, sub_rng
 
 Scenario = Callable[..., spoofing.Result]
 
+# Legitimate traffic shaped like fraud: labelled fraud false, an alert on it is false.
+TRAP_SCENARIOS: tuple[Scenario, ...] = (
+    traps.roamer_unflagged, traps.foreign_call_centre, traps.forwarding_transit,
+    traps.holiday_surge, screening.valid_short_numbers, screening.unscreened_trunk,
+)
 SCENARIOS: dict[str, Scenario] = {
     fn.__name__: fn
     for fn in (
         spoofing.protected_spoof, spoofing.domestic_from_abroad, spoofing.invalid_caller,
         spoofing.stir_failed, spoofing.neighbour_spoof, spoofing.hotline_lookalike,
         bursts.intl_burst, bursts.wangiri, bursts.fanout_number, bursts.slow_ramp,
-        bursts.bombarded_subscriber, carriers.bare_digit_trunk,
+        bursts.bombarded_subscriber, carriers.bare_digit_trunk, *TRAP_SCENARIOS,
     )
 }
+# Traps on how records arrive rather than on what the calls are (streams/traffic/delivery.py).
+DELIVERY: dict[str, Callable[..., delivery.Delivery]] = {
+    delivery.duplicates_late.__name__: delivery.duplicates_late,
+}
+TRAPS = frozenset({fn.__name__ for fn in TRAP_SCENARIOS} | set(DELIVERY))
+KNOWN = (*SCENARIOS, *DELIVERY)
 
 
 def scenario_params(name: str) -> dict[str, Any]:
     """A scenario's keyword parameters and their defaults (the documentation, from code)."""
-    if name not in SCENARIOS:
-        raise ValueError(f"unknown scenario {name!r}; known: {', '.join(sorted(SCENARIOS))}")
-    sig = inspect.signature(SCENARIOS[name])
+    fn = SCENARIOS.get(name) or DELIVERY.get(name)
+    if fn is None:
+        raise ValueError(f"unknown scenario {name!r}; known: {', '.join(sorted(KNOWN))}")
+    sig = inspect.signature(fn)
     return {p.name: p.default for p in sig.parameters.values() if p.kind is p.KEYWORD_ONLY}
 
 
@@ -49,14 +61,42 @@ def _coerce(name: str, key: str, value: Any, default: Any) -> Any:
         ) from None
 
 
-def run_campaign(ctx: Context, spec: CampaignSpec, cid: str) -> tuple[Calls, dict[str, Any]]:
-    """Run one scenario; returns its calls and a summary (id, scenario, start, end, params)."""
+def checked_params(spec: CampaignSpec) -> dict[str, Any]:
+    """The spec's parameters, each known to its scenario and of its default's type."""
     defaults = scenario_params(spec.name)
     unknown = set(spec.params) - set(defaults)
     if unknown:
         raise ValueError(f"{spec.name}: unknown parameter(s) {sorted(unknown)}; "
                          f"known: {sorted(defaults)}")
-    params = {k: _coerce(spec.name, k, v, defaults[k]) for k, v in spec.params.items()}
+    return {k: _coerce(spec.name, k, v, defaults[k]) for k, v in spec.params.items()}
+
+
+def _summary(spec: CampaignSpec, cid: str, params: dict[str, Any]) -> dict[str, Any]:
+    """What every campaign summary says first; a trap says it is no fraud."""
+    head: dict[str, Any] = {"id": cid, "scenario": spec.name, "fraud": spec.name not in TRAPS}
+    if spec.name in TRAPS:
+        head["trap"] = True
+    return {**head, "parameters": {**scenario_params(spec.name), **params}}
+
+
+def run_delivery(ctx: Context, spec: CampaignSpec, cid: str, start: np.ndarray
+                 ) -> tuple[delivery.Delivery, dict[str, Any]]:
+    """Which of the calls (start times `start`) arrive twice or late, and the summary."""
+    params = checked_params(spec)
+    t0 = ctx.t0 + spec.start_offset.total_seconds()
+    plan = DELIVERY[spec.name](sub_rng(ctx.seed, "delivery", cid), start, t0, **params)
+    touched = plan.twice | (plan.late_s > 0)
+    head = _summary(spec, cid, {**params, "duplicated": int(plan.twice.sum()),
+                                "late": int((plan.late_s > 0).sum())})
+    parameters = head.pop("parameters")
+    return plan, {**head, "start": float(start[touched].min()) if touched.any() else t0,
+                  "end": float(start[touched].max()) if touched.any() else t0,
+                  "calls": int(touched.sum()), "parameters": parameters}
+
+
+def run_campaign(ctx: Context, spec: CampaignSpec, cid: str) -> tuple[Calls, dict[str, Any]]:
+    """Run one scenario; returns its calls and a summary (id, scenario, start, end, params)."""
+    params = checked_params(spec)
     rng = sub_rng(ctx.seed, "campaign", cid)
     t0 = ctx.t0 + spec.start_offset.total_seconds()
     calls, resolved = SCENARIOS[spec.name](ctx, rng, t0, cid, **params)
@@ -64,16 +104,15 @@ def run_campaign(ctx: Context, spec: CampaignSpec, cid: str) -> tuple[Calls, dic
     # summary covers the campaign's own calls.
     own = calls.campaign == cid
     ends = (calls.start + calls.ring + calls.duration)[own]
-    summary = {
-        "id": cid,
-        "scenario": spec.name,
-        "fraud": True,
+    head = _summary(spec, cid, {**params, **resolved})
+    parameters = head.pop("parameters")
+    return calls, {
+        **head,
         "start": float(calls.start[own].min()) if own.any() else t0,
         "end": float(ends.max()) if own.any() else t0,
         "calls": int(own.sum()),
-        "parameters": {**defaults, **params, **resolved},
+        "parameters": parameters,
     }
-    return calls, summary
 
 
 _PLAN: dict[str, list[tuple[str, float]]] = {
@@ -102,3 +141,19 @@ def default_campaigns(home: str, hours: float) -> list[CampaignSpec]:
         specs.append(CampaignSpec(name=name, params=params,
                                   start_offset=timedelta(hours=hours * frac)))
     return specs
+
+
+def default_traps(home: str, hours: float, start: datetime) -> list[CampaignSpec]:
+    """Every trap once (`--all-traps`): the all-day ones from the first call to the last,
+    so they recur on every day of a multi-day run; the holiday surge on the last evening
+    (18:00 home time), after the detectors had the other days to learn."""
+    specs = [CampaignSpec(name=name, start_offset=timedelta(0)) for name in TRAPS
+             if name != "holiday_surge"]
+    last = start + timedelta(hours=max(hours - 24.0, 0.0))
+    local = last.astimezone(region_zone(home))
+    evening = local.replace(hour=18, minute=0, second=0, microsecond=0)
+    if evening < local:
+        evening += timedelta(days=1)
+    offset = min(evening - start, timedelta(hours=max(hours - 3.0, 0.0)))
+    return [*sorted(specs, key=lambda s: s.name),
+            CampaignSpec(name="holiday_surge", start_offset=offset)]

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from streams.traffic.campaigns import SCENARIOS, default_campaigns
+from streams.traffic.campaigns import KNOWN, TRAPS, default_campaigns, default_traps
 from streams.traffic.config import CampaignSpec, TrafficConfig
 from streams.usage import UsageError, describe, output_file
 
@@ -39,8 +39,8 @@ def parse_offset(text: str) -> timedelta:
 def parse_campaign(text: str) -> CampaignSpec:
     """'intl_burst:prefix=+6391755,calls=400,at=2h,id=burst1' -> CampaignSpec."""
     name, _, rest = text.partition(":")
-    if name not in SCENARIOS:
-        raise ValueError(f"unknown scenario {name!r}; known: {', '.join(sorted(SCENARIOS))}")
+    if name not in KNOWN:
+        raise ValueError(f"unknown scenario {name!r}; known: {', '.join(sorted(KNOWN))}")
     params: dict[str, Any] = {}
     extra: dict[str, Any] = {}
     for item in filter(None, rest.split(",")):
@@ -61,7 +61,12 @@ def add_traffic_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGr
     parser.add_argument("--home", default="IT", help="operator's ISO region (IT, CN, ...)")
     parser.add_argument("--start", default="2026-11-20T00:00:00Z",
                         help="first event time, RFC 3339 with Z or offset")
-    parser.add_argument("--hours", type=float, default=24.0, help="length of the traffic")
+    parser.add_argument("--hours", type=float, default=None,
+                        help="length of the traffic (default 24; --days wins over it)")
+    parser.add_argument("--days", type=int, default=None, metavar="N",
+                        help="N x 24 h, each day with its own daily profile; all-day traps "
+                        "recur every day, campaigns keep at= offsets from --start (at=26h is "
+                        "day 2); overrides --hours")
     parser.add_argument("--calls-per-hour", type=float, default=2000.0,
                         help="daily mean of normal domestic + international calls")
     parser.add_argument("--international-share", type=float, default=0.08,
@@ -72,9 +77,15 @@ def add_traffic_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGr
                         help="records arrive at most this far out of start-time order")
     parser.add_argument("--campaign", action="append", default=[], metavar="NAME[:k=v,...]",
                         help="inject a scenario; keys are its parameters plus at=90m and id=. "
-                        f"Repeatable. Scenarios: {', '.join(SCENARIOS)}")
+                        "Repeatable. Fraud: "
+                        f"{', '.join(n for n in KNOWN if n not in TRAPS)}. Traps (legitimate "
+                        "traffic shaped like fraud, labelled fraud false; hours= unset runs "
+                        f"to the end of the run): {', '.join(sorted(TRAPS))}")
     parser.add_argument("--all-campaigns", action="store_true",
-                        help="every scenario once, staggered across the run")
+                        help="every fraud scenario once, staggered across the run")
+    parser.add_argument("--all-traps", action="store_true",
+                        help="every trap once: all-day traps from the start to the end, the "
+                        "holiday surge on the last evening (18:00 home time)")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -95,14 +106,27 @@ def _beside(out: str, suffix: str) -> str | None:
     return str(path.with_name(path.name.removesuffix(".jsonl") + suffix))
 
 
+def run_hours(args: argparse.Namespace) -> float:
+    """--days N is N x 24 h and wins over --hours; neither: one day."""
+    if args.days is not None:
+        if args.days < 1:
+            raise ValueError(f"--days {args.days}: give 1 or more")
+        return 24.0 * args.days
+    return 24.0 if args.hours is None else args.hours
+
+
 def build_config(args: argparse.Namespace) -> TrafficConfig:
+    hours = run_hours(args)
+    start = datetime.fromisoformat(args.start.replace("Z", "+00:00"))
     campaigns = [parse_campaign(c) for c in args.campaign]
+    if args.all_traps:
+        campaigns = default_traps(args.home, hours, start) + campaigns
     if args.all_campaigns:
-        campaigns = default_campaigns(args.home, args.hours) + campaigns
+        campaigns = default_campaigns(args.home, hours) + campaigns
     return TrafficConfig(
         home_region=args.home,
-        start=datetime.fromisoformat(args.start.replace("Z", "+00:00")),
-        hours=args.hours,
+        start=start,
+        hours=hours,
         calls_per_hour=args.calls_per_hour,
         international_share=args.international_share,
         seed=args.seed,
@@ -134,7 +158,9 @@ def run(args: argparse.Namespace) -> int:
         write_jsonl(labels, traffic.labels, desc="labels")
     if summary:
         write_json(summary, traffic.campaigns)
-    fraud = sum(c["calls"] for c in traffic.campaigns)
-    print(f"generated {len(traffic.records):,} records ({fraud:,} in "
-          f"{len(traffic.campaigns)} campaigns) in {took:.1f}s -> {args.out}", file=sys.stderr)
+    fraud = [c for c in traffic.campaigns if c["fraud"]]
+    traps = len(traffic.campaigns) - len(fraud)
+    print(f"generated {len(traffic.records):,} records ({sum(c['calls'] for c in fraud):,} in "
+          f"{len(fraud)} campaigns{f', {traps} traps' if traps else ''}) in {took:.1f}s "
+          f"-> {args.out}", file=sys.stderr)
     return 0

@@ -43,6 +43,11 @@ ANONYMOUS_SHARE = 0.02
 ENTERPRISE_NUMBER = {"IT": "+390212345678"}
 
 
+def sources(home: str) -> dict[str, float]:
+    """Countries calling the home network and their relative weights (its diaspora)."""
+    return SOURCES.get(home) or {k: v for k, v in _GENERIC.items() if k != home}
+
+
 def _g(h: np.ndarray, mu: float, sd: float) -> np.ndarray:
     d = (h - mu + 12) % 24 - 12
     return np.exp(-0.5 * (d / sd) ** 2)
@@ -103,22 +108,26 @@ def domestic(ctx: Context, per_hour: float) -> Calls:
     return calls
 
 
+def callers_abroad(ctx: Context, rng: np.random.Generator, region: str, n: int) -> np.ndarray:
+    """n caller IDs of `region`'s people, "+CC" or "00CC", a few numbers calling often."""
+    mob = build_pool(region, "mobile", 1000, ctx.seed)
+    fix = build_pool(region, "fixed", 300, ctx.seed)
+    mobile = rng.random(n) < 0.75
+    from_mob = present(mob, zipf_index(rng, n, len(mob), 0.6), rng, (0.55, 0.45, 0.0), ctx.intl)
+    from_fix = present(fix, zipf_index(rng, n, len(fix), 0.6), rng, (0.5, 0.5, 0.0), ctx.intl)
+    return np.where(mobile, from_mob, from_fix)
+
+
 def international(ctx: Context, per_hour: float) -> Calls:
     """Inbound calls from abroad: "+CC" or "00CC" callers on the international trunks."""
-    sources = SOURCES.get(ctx.home) or {k: v for k, v in _GENERIC.items() if k != ctx.home}
-    total = sum(sources.values())
+    weights = sources(ctx.home)
+    total = sum(weights.values())
     parts = []
-    for i, (region, weight) in enumerate(sorted(sources.items())):
+    for i, (region, weight) in enumerate(sorted(weights.items())):
         rng = sub_rng(ctx.seed, "international", region)
         start = arrivals(rng, ctx, region, per_hour * weight / total)
         n = len(start)
-        mob = build_pool(region, "mobile", 1000, ctx.seed)
-        fix = build_pool(region, "fixed", 300, ctx.seed)
-        mobile = rng.random(n) < 0.75
-        from_mob = present(mob, zipf_index(rng, n, len(mob), 0.6), rng, (0.55, 0.45, 0.0),
-                           ctx.intl)
-        from_fix = present(fix, zipf_index(rng, n, len(fix), 0.6), rng, (0.5, 0.5, 0.0), ctx.intl)
-        calling = np.where(mobile, from_mob, from_fix)
+        calling = callers_abroad(ctx, rng, region, n)
         main = INTL_TRUNKS[i % len(INTL_TRUNKS)]
         others = [t for t in INTL_TRUNKS if t != main]
         trunk = pick(rng, (main, *others), n, [0.7, 0.15, 0.15])

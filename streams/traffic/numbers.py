@@ -14,13 +14,20 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import phonenumbers
 from phonenumbers import PhoneNumberType as T
+from phonenumbers import shortnumberinfo
 from phonenumbers import timezone as pn_timezone
 
 KINDS: dict[str, tuple[int, ...]] = {
     "mobile": (T.MOBILE, T.FIXED_LINE_OR_MOBILE),
     "fixed": (T.FIXED_LINE, T.FIXED_LINE_OR_MOBILE),
+    # number classes that place calls less often, yet validly (streams/traffic/screening.py)
+    "voip": (T.VOIP,),
+    "shared_cost": (T.SHARED_COST,),
+    "personal_number": (T.PERSONAL_NUMBER,),
+    "uan": (T.UAN,),
+    "toll_free": (T.TOLL_FREE,),
 }
-_EXAMPLE_TYPE = {"mobile": T.MOBILE, "fixed": T.FIXED_LINE}
+_EXAMPLE_TYPE = {kind: types[0] for kind, types in KINDS.items()}
 
 
 @dataclass(frozen=True)
@@ -119,6 +126,33 @@ def build_pool(region: str, kind: str, size: int, seed: int) -> Pool:
         e164=np.array([f"+{cc}{n}" for n in nsns], dtype=object),
         national=np.array([national_form(cc, n) for n in nsns], dtype=object),
     )
+
+
+def has_kind(region: str, kind: str) -> bool:
+    """Whether libphonenumber knows numbers of `kind` in `region` (IT has no UAN, CN no VoIP)."""
+    return phonenumbers.example_number_for_type(region, _EXAMPLE_TYPE[kind]) is not None
+
+
+@lru_cache(maxsize=32)
+def short_codes(region: str, size: int, seed: int) -> tuple[str, ...]:
+    """Short numbers the region's plan assigns (shortnumberinfo), neither emergency,
+    premium-rate nor SMS-only: the service lines that may call a subscriber."""
+    cc = phonenumbers.country_code_for_region(region)
+    rng = sub_rng(seed, "short", region)
+    found: dict[str, None] = {}
+    for _ in range(200_000):
+        digits = int(rng.integers(3, 7))
+        code = str(int(rng.integers(0, 10**digits))).zfill(digits)
+        num = to_number(cc, code)
+        if (code not in found and shortnumberinfo.is_valid_short_number_for_region(num, region)
+                and not shortnumberinfo.is_emergency_number(code, region)
+                and not shortnumberinfo.is_sms_service_for_region(num, region)
+                and shortnumberinfo.expected_cost_for_region(num, region)
+                != shortnumberinfo.ShortNumberCost.PREMIUM_RATE):
+            found[code] = None
+            if len(found) == size:
+                break
+    return tuple(found)
 
 
 def split_prefix(prefix: str) -> tuple[int, str, str]:

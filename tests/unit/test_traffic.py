@@ -22,6 +22,7 @@ from streams.traffic import (
     generate_traffic,
 )
 from streams.traffic.calls import INTL_TRUNKS, TRUNK_KIND
+from streams.traffic.campaigns import TRAPS
 from streams.traffic.fixtures import DEMO_FILES, FIXTURES, write_demo
 from streams.usage import UsageError
 
@@ -99,8 +100,9 @@ def test_every_campaign_yields_its_labelled_records(it: tuple, cn: tuple) -> Non
         assert {c["id"]: c["calls"] for c in campaigns} == dict(made)
         assert all(n > 0 for n in made.values())
     scenarios = {lab["scenario"] for lab in it[1]} | {lab["scenario"] for lab in cn[1]}
-    # bare_digit_trunk is opt-in: it changes how a trunk logs numbers (test_formats_e2e.py)
-    assert scenarios == {*SCENARIOS, "normal"} - {"bare_digit_trunk"}
+    # bare_digit_trunk is opt-in: it changes how a trunk logs numbers (test_formats_e2e.py);
+    # traps are not fraud: --all-traps adds them (test_traps.py)
+    assert scenarios == {*SCENARIOS, "normal"} - {"bare_digit_trunk"} - TRAPS
 
 
 def test_bounded_out_of_order_arrival(it: tuple) -> None:
