@@ -79,6 +79,11 @@ class Metrics:
             "already folded (at-least-once replays after a crash or a rebalance)", ["family"],
             registry=r,
         )
+        self.unmarked = Counter(
+            f"{p}_unmarked_calls", "calls a window could not keep for a verdict (it already "
+            "kept 4,096 not yet covered): an incident covering it gives them none", ["family"],
+            registry=r,
+        )
         self.internal_errors = Counter(
             f"{p}_internal_errors", "exceptions caught in an agent or a timer, by where",
             ["where"], registry=r,
@@ -149,6 +154,7 @@ class Metrics:
             self.late.labels(family=family)
             self.duplicates.labels(family=family)
             self.redelivered.labels(family=family)
+            self.unmarked.labels(family=family)
         for outcome in ("issued", "already_warned", "daily_cap", "allowlisted", "short_call"):
             self.warnings.labels(outcome=outcome)
         for where in ("ingest", "keyed", "timer", "warnings", "hotlist"):

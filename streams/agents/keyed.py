@@ -56,7 +56,8 @@ def _seeds() -> dict[tuple[str, str], bytes] | None:
 
 states = KeyedStates(engine.families, policy.stream.baseline_ttl_s, seeds=_seeds())
 clocks: dict[int, Watermark] = {}  # keyed partition -> its watermark
-_counted: dict[str, tuple[int, int, int]] = {}  # family -> (late, duplicates, redelivered)
+# family -> (late, duplicates, redelivered, unmarked) as last counted
+_counted: dict[str, tuple[int, int, int, int]] = {}
 
 
 def owned() -> set[int]:
@@ -129,9 +130,11 @@ async def publish(alerts: list[Alert], covered: list[Covered]) -> None:
     for v in verdicts:
         metrics.covered.labels(detector=v.detector).inc()
     if policy.actions.warn:  # each subscriber's book sits on the partition of its key
+        candidates = [v for v in verdicts if candidate(v, policy)]
+        metrics.warnings.labels(outcome="short_call").inc(len(verdicts) - len(candidates))
         await deliver("warning candidate", [
             lambda v=v: warn_topic.send(key=v.subscriber.encode(), value=verdict_line(v))
-            for v in verdicts if candidate(v, policy)])
+            for v in candidates])
 
 
 Write = tuple[tuple[str, str], int, Awaitable[Any]]  # (family, key), partition, delivery
@@ -213,12 +216,13 @@ def _written_later(event: Any) -> None:
 
 def count(stats: dict[str, FoldStats]) -> None:
     for family, s in stats.items():
-        before = _counted.get(family, (0, 0, 0))
-        now = (s.late, s.duplicates, s.redelivered)
+        before = _counted.get(family, (0, 0, 0, 0))
+        now = (s.late, s.duplicates, s.redelivered, s.unmarked)
         if now != before:
             metrics.late.labels(family=family).inc(now[0] - before[0])
             metrics.duplicates.labels(family=family).inc(now[1] - before[1])
             metrics.redelivered.labels(family=family).inc(now[2] - before[2])
+            metrics.unmarked.labels(family=family).inc(now[3] - before[3])
             _counted[family] = now
 
 

@@ -67,7 +67,7 @@ class FoldStats:
     late: int = 0  # their window was already closed
     duplicates: int = 0  # same record_id already counted in the window
     redelivered: int = 0  # a source position this key had already folded
-    unmarked: int = 0  # calls of an incident's window past MAX_KEPT, given no verdict
+    unmarked: int = 0  # calls a window could not keep past MAX_KEPT: no verdict if covered
 
 
 class Covered(NamedTuple):
@@ -102,7 +102,7 @@ class Family:
     learns: bool = False
     chains: bool = True
     # Keep each window's calls until it is known whether an incident covers them (the
-    # per-call verdicts of streams/actions.py); off, a window holds counts only.
+    # per-call verdicts of streams/verdicts.py); off, a window holds counts only.
     marks: bool = True
 
     @property
@@ -170,11 +170,16 @@ def _as_of(state: KeyState, best: int) -> Learned:
     return view
 
 
+def _incident(fam: Family, key: str, first: int) -> str:
+    """The id of the incident whose first window starts at `first`."""
+    return alert_id(fam.detector, key, _dt(first))
+
+
 def _alert(fam: Family, key: str, first: int, ws: int, win: Window, status: str,
            at: float, explanation: str | None = None) -> Alert:
     severity, score = fam.rate(key, win)
     return Alert(
-        alert_id=alert_id(fam.detector, key, _dt(first)),
+        alert_id=_incident(fam, key, first),
         detector=fam.detector,
         severity=severity if status != "resolved" else "info",
         score=score if status != "resolved" else 0.0,
@@ -239,10 +244,6 @@ def _cross(fam: Family, key: str, state: KeyState, ws: int, win: Window, at: flo
     if state.inc is not None and state.inc_last == ws - fam.window_s:
         # the slot before is final and in the open incident: this window continues it
         _mark(fam, key, win, _incident(fam, key, state.inc), cov)
-
-
-def _incident(fam: Family, key: str, first: int) -> str:
-    return alert_id(fam.detector, key, _dt(first))
 
 
 def _mark(fam: Family, key: str, win: Window, incident: str, cov: list[Covered]) -> None:

@@ -7,13 +7,15 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from streams.detect.engine import run_offline
+from streams.detect.engine import Engine, run_offline
+from streams.detect.state import KeyState
+from streams.detect.windowed import MAX_KEPT, FoldStats, Item, advance, fold
 from streams.policy import load_policy
 from streams.pseudonym import outgoing, outgoing_ids
 from streams.replay import read_messages
 from streams.settings import DEFAULT_POLICY
 from streams.verdicts import call_verdict
-from tests.unit.factories import cdr, policy
+from tests.unit.factories import T0, cdr, policy
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 P = policy(trunks={"INTL-BICS-1": "international", "NAT-TIM-1": "national", "MOB-1": "mobile"})
@@ -124,3 +126,19 @@ def test_a_window_kept_open_below_its_threshold_still_marks_its_calls() -> None:
     marked = {c.record_id for c in result.covered
               if c.detector == "burst_range" and c.alert_id == kept[0].alert_id}
     assert {f"b{i}" for i in range(6)} <= marked
+
+
+def test_calls_past_what_a_window_keeps_are_counted_not_marked() -> None:
+    """Before its watermark is known no burst window is judged: a window keeps MAX_KEPT
+    calls for their verdicts, counts the rest as unmarked, and marks the kept ones once an
+    incident covers it."""
+    fam = Engine(P).families["burst_range"]
+    ws = T0.timestamp() // 300 * 300
+    items = [Item(ts=ws + i * 0.05, record_id=f"k{i}", caller=f"+63917551{i % 1000:04d}",
+                  callee=f"+39333{i:07d}", duration_s=30.0, answered=True)
+             for i in range(MAX_KEPT + 100)]
+    state, stats, cov = KeyState(), FoldStats(), []
+    fold(fam, "+6391755", state, items, None, stats, cov)
+    assert (stats.unmarked, cov) == (100, [])
+    advance(fam, "+6391755", state, ws + 3600, [], cov)
+    assert len(cov) == MAX_KEPT and {c.record_id for c in cov} == {f"k{i}" for i in range(MAX_KEPT)}
