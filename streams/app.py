@@ -41,8 +41,8 @@ verdicts_topic = raw_topic(app, settings.verdicts_topic, settings.partitions)
 warnings_topic = raw_topic(app, settings.warnings_topic, settings.partitions)
 warn_topic = raw_topic(app, settings.warn_topic, settings.partitions)
 hotlist_topic = raw_topic(app, settings.hotlist_topic, settings.partitions, compacting=True)
-app.guarded = frozenset({settings.events_topic, settings.keyed_topic})
-app.contiguous = frozenset({settings.keyed_topic})
+app.guarded = frozenset({settings.events_topic, settings.keyed_topic, settings.warn_topic})
+app.contiguous = frozenset({settings.keyed_topic, settings.warn_topic})
 # family|key -> KeyState (MessagePack, streams/detect/state.py). Keyed like keyed_topic, so
 # each worker holds its share; the agent keeps the live states and writes changes here.
 state_table = app.Table(

@@ -3,14 +3,17 @@ incident, at most the policy's cap a day, published for an SMS gateway or IVR sy
 
 Each subscriber's book (streams/warnings.py) is in a changelog-backed table on the
 partition of its verdicts. A warning is delivered before its book is written: a crash in
-between sends it again after the restart, with the same `warning_id`.
+between sends it again after the restart, with the same `warning_id`. The topic is guarded
+as the keyed one is (streams/faust_config.py): a message is committed only once this agent
+has handled it, so none that Faust drops on a restart or a rebalance is lost.
 """
 
 from __future__ import annotations
 
 import logging
 
-from streams.agents.delivery import deliver
+from streams.agents.continuity import watch
+from streams.agents.delivery import deliver, handled
 from streams.agents.ingest import reject
 from streams.app import app, metrics, policy, warn_topic, warned_table, warnings_topic
 from streams.events import BadRecord, CallVerdict
@@ -35,6 +38,7 @@ async def judge(value: bytes) -> None:
 @app.agent(warn_topic)
 async def warn(stream):  # type: ignore[no-untyped-def]
     async for event in stream.events():
+        watch(event)
         msg = event.message
         try:
             await judge(event.value)
@@ -44,3 +48,4 @@ async def warn(stream):  # type: ignore[no-untyped-def]
                         msg.partition, msg.offset, type(exc).__name__)
             await reject(BadRecord(f"internal: {type(exc).__name__}: {exc}", event.value),
                          msg.topic, msg.partition, msg.offset)
+        handled([event])

@@ -71,7 +71,7 @@ def alerts_of(worker, timeout_s: float = 120) -> list[Alert]:  # type: ignore[no
     return got
 
 
-def warnings_of(worker, timeout_s: float = 90) -> dict:  # type: ignore[no-untyped-def]
+def warnings_of(worker, timeout_s: float = 180) -> dict:  # type: ignore[no-untyped-def]
     """Warnings by id, read until as many as offline (a restarted worker's warnings agent
     waits for its table's recovery) or the time is up."""
     deadline = time.monotonic() + timeout_s
