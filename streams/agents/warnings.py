@@ -2,15 +2,19 @@
 incident, at most the policy's cap a day, published for an SMS gateway or IVR system.
 
 Each subscriber's book (streams/warnings.py) is in a changelog-backed table on the
-partition of its verdicts. A warning is delivered before its book is written: a crash in
-between sends it again after the restart, with the same `warning_id`. The topic is guarded
-as the keyed one is (streams/faust_config.py): a message is committed only once this agent
-has handled it, so none that Faust drops on a restart or a rebalance is lost.
+partition of its verdicts. A warning is delivered before its book is written, and the book
+is on the changelog before its candidate is acked: a crash in between sends the warning again
+with the same `warning_id`, and a worker taking the partition over never reads a book older
+than the candidates it will not read again (Faust's own buffered table write gave no such
+order). The topic is guarded as the keyed one is (streams/faust_config.py): a message is
+committed only once this agent has handled it, so none Faust drops on a restart is lost.
 """
 
 from __future__ import annotations
 
 import logging
+
+import orjson
 
 from streams.agents.continuity import watch
 from streams.agents.delivery import deliver, handled
@@ -22,7 +26,10 @@ from streams.warnings import decide, dump_book, load_book
 log = logging.getLogger(__name__)
 
 
-async def judge(value: bytes) -> None:
+WARNED_CHANGELOG = warned_table.changelog_topic.get_topic_name()
+
+
+async def judge(value: bytes, partition: int) -> None:
     verdict = CallVerdict.model_validate_json(value)
     book = load_book(warned_table.get(verdict.subscriber))
     warning, outcome = decide(book, verdict, policy)
@@ -32,7 +39,10 @@ async def judge(value: bytes) -> None:
     data = warning.model_dump_json().encode()
     await deliver("warning", [lambda: warnings_topic.send(
         key=warning.warning_id.encode(), value=data)])
-    warned_table[verdict.subscriber] = dump_book(book)
+    book_value, key = dump_book(book), verdict.subscriber
+    warned_table.data[key] = book_value
+    await deliver("warning book", [lambda: app.producer.send(
+        WARNED_CHANGELOG, orjson.dumps(key), book_value, partition, None, None)])
 
 
 @app.agent(warn_topic)
@@ -41,7 +51,7 @@ async def warn(stream):  # type: ignore[no-untyped-def]
         watch(event)
         msg = event.message
         try:
-            await judge(event.value)
+            await judge(event.value, msg.partition)
         except Exception as exc:  # one message lost to a bug goes to the dead letters
             metrics.internal_errors.labels(where="warnings").inc()
             log.warning("warning candidate %s:%d:%d dead-lettered: %s", msg.topic,

@@ -30,10 +30,14 @@ def test_a_worker_warm_started_from_a_baseline_alerts_on_the_next_days_first_cam
     worker = make_worker(policy=pol, CDRWATCH_BASELINE=str(baseline))
     replay_complete([day2], worker)
     lines = [orjson.loads(v) for v in consume(worker.bootstrap, worker.names["alerts"], idle_s=6)]
-    got = sorted((a["alert_id"], a["status"], a["observed"]) for a in lines)
+    # An open line's figure is what the worker had when the window crossed, which batching
+    # decides; the later lines' figures are the closed windows' and must match.
+    got = sorted((a["alert_id"], a["status"], None if a["status"] == "open" else a["observed"])
+                 for a in lines)
 
     policy = load_policy(pol)
     warm = seeds(read(baseline), build_families(policy), "IT")[0]
     offline = run_offline(next_morning(), policy, seeds=warm).alerts
-    assert got == sorted((a.alert_id, a.status, a.observed) for a in offline)
+    assert got == sorted((a.alert_id, a.status, None if a.status == "open" else a.observed)
+                         for a in offline)
     assert ("burst_country", "open") in {(a["detector"], a["status"]) for a in lines}
