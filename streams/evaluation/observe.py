@@ -13,7 +13,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from streams.detect.engine import Routing, run_offline
+from streams.detect.calls import Call
+from streams.detect.engine import OfflineResult, Routing, run_offline
 from streams.detect.families import build_families
 from streams.evaluation.expected import EXPECTED, NORMAL
 from streams.evaluation.scoring import (
@@ -30,8 +31,11 @@ from streams.evaluation.scoring import (
     volume,
 )
 from streams.evaluation.traps import SEVERITIES, delivery_score, trap_scores
+from streams.evaluation.warned import Issued, warned_scores
 from streams.events import Alert, CallEvent
 from streams.policy import Policy
+from streams.verdicts import call_verdict, subscriber_of
+from streams.warnings import Warner
 
 Window = tuple[str, str, int]  # (family, key, window start)
 
@@ -49,14 +53,34 @@ class Observation:
     late: set[str] = field(default_factory=set)  # calls a statistic received too late
     copies_in_time: int = 0  # statistics' items of records already read, not late
     duplicates: int = 0  # items the engine dropped as already counted in their window
+    issued: list[Issued] | None = None  # the warnings, when the policy warns
 
 
-def _fact(call_ts: float, caller: str, label: Mapping[str, Any] | None) -> CallFact:
+def _fact(call: Call, region: str, label: Mapping[str, Any] | None) -> CallFact:
+    ev = call.event
+    who = dict(callee=subscriber_of(ev.called_number, region), answered=ev.answered)
     if label is None:
-        return CallFact(call_ts, caller, "unlabelled")
-    return CallFact(call_ts, caller, label.get("scenario") or NORMAL, label.get("campaign"),
-                    bool(label.get("fraud")), label.get("trap"), bool(label.get("duplicate")),
-                    float(label.get("late_s") or 0.0))
+        return CallFact(call.ts, call.caller_key, "unlabelled", **who)
+    return CallFact(call.ts, call.caller_key, label.get("scenario") or NORMAL,
+                    label.get("campaign"), bool(label.get("fraud")), label.get("trap"),
+                    bool(label.get("duplicate")), float(label.get("late_s") or 0.0), **who)
+
+
+def _issued(result: OfflineResult, policy: Policy) -> list[Issued]:
+    """The offline warnings, each at the event time it could go out (streams/evaluation/
+    warned.py)."""
+    opened: dict[str, float] = {}
+    for alert in result.alerts:
+        at = alert.detected_at.timestamp()
+        opened[alert.alert_id] = min(at, opened.get(alert.alert_id, at))
+    warner = Warner(policy)
+    out = []
+    for c in result.covered:
+        warning = warner.see(call_verdict(c, policy.home_country))
+        if warning is not None:
+            out.append(Issued(warning.subscriber, c.record_id,
+                              max(c.ts, opened.get(c.alert_id, c.ts))))
+    return out
 
 
 def observe(events: Iterable[CallEvent], labels: Mapping[str, Mapping[str, Any]],
@@ -70,7 +94,7 @@ def observe(events: Iterable[CallEvent], labels: Mapping[str, Mapping[str, Any]]
     def note(routing: Routing, lates: list[int]) -> None:
         rid = routing.call.record_id
         again = rid in obs.calls
-        obs.calls[rid] = _fact(routing.call.ts, routing.call.caller_key, labels.get(rid))
+        obs.calls[rid] = _fact(routing.call, policy.home_country, labels.get(rid))
         for verdict in routing.verdicts:
             flagged[verdict.rule].add(rid)
         if routing.routed:
@@ -85,6 +109,7 @@ def observe(events: Iterable[CallEvent], labels: Mapping[str, Mapping[str, Any]]
 
     result = run_offline(events, policy, on_call=note)
     obs.alerts = result.alerts
+    obs.issued = _issued(result, policy) if policy.actions.warn else None
     obs.duplicates = result.duplicates
 
     by_id: dict[str, Incident] = {}
@@ -144,4 +169,5 @@ def evaluate(events: Iterable[CallEvent], labels: Mapping[str, Mapping[str, Any]
         seconds=round(time.perf_counter() - began, 2),
         traps=trap_scores(calls, obs.incidents, obs.flagged),
         delivery=delivery_score(calls, obs.routed, obs.late, obs.copies_in_time, obs.duplicates),
+        warned=None if obs.issued is None else warned_scores(calls, obs.issued),
     )

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from streams.evaluation.scoring import Evaluation, Incident
 from streams.evaluation.unlabelled import Unlabelled
+from streams.evaluation.warned import Warned
 
 EXAMPLES = 3  # false alarms shown per detector
 NARROW = 120  # below this width tables split, and their lists go on lines of their own
@@ -170,6 +171,21 @@ def trap_table(ev: Evaluation, narrow: bool) -> tuple[Table, list[str]]:
     return t, notes
 
 
+def warned_table(warned: Warned, narrow: bool) -> tuple[Table, list[str]]:
+    """Answered victims per scenario, the share warned, and how soon (event time)."""
+    t = _table("Warnings (victims: subscribers who answered a fraud call; delay: from their "
+               "first such call to a warning)", narrow)
+    _names(t, "scenario")
+    _figures(t, "victims", "warned", "share", "median delay", "p90 delay")
+    for r in warned.rows:
+        t.add_row(r.scenario, str(r.victims), str(r.warned),
+                  _colour(r.share), secs(r.median_delay_s),
+                  secs(r.p90_delay_s))
+    tone = "bold red" if warned.false_warnings else "green"
+    return t, [f"[{tone}]{warned.false_warnings}[/] of {warned.warnings} warnings were given "
+               "on a legitimate call"]
+
+
 def delivery_line(ev: Evaluation) -> str:
     d = ev.delivery
     if d is None:
@@ -196,6 +212,8 @@ def print_report(ev: Evaluation, console: Console | None = None, source: str = "
         tables.append(campaign_table(ev, narrow))
     if ev.traps:
         tables.append(trap_table(ev, narrow))
+    if ev.warned is not None:
+        tables.append(warned_table(ev.warned, narrow))
     for table, notes in tables:
         console.print(table)
         for note in notes:
@@ -238,6 +256,7 @@ def to_json(ev: Evaluation, source: str = "") -> dict[str, Any]:
         "incidents": len(ev.incidents),
         "missing_detectors": ev.missing,
         "traps": [asdict(t) for t in ev.traps],
+        "warnings": None if ev.warned is None else asdict(ev.warned),
         "delivery": None if ev.delivery is None
         else {**asdict(ev.delivery), "counted_twice": ev.delivery.counted_twice},
     }

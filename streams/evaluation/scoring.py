@@ -14,6 +14,7 @@ from streams.evaluation.expected import NORMAL, expected_for, targets
 
 if TYPE_CHECKING:
     from streams.evaluation.traps import DeliveryScore, TrapScore
+    from streams.evaluation.warned import Warned
 
 Table = Mapping[str, tuple[str, ...]]
 # An incident is a false alarm when less than this share of its calls are fraud.
@@ -32,6 +33,8 @@ class CallFact:
     trap: str | None = None  # the generator's trap that made this legitimate call
     duplicate: bool = False  # its record was sent twice
     late_s: float = 0.0  # its record was sent this much later than the usual bound
+    callee: str = ""  # the called subscriber, as a warning names them
+    answered: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +251,7 @@ class Evaluation:
     seconds: float = 0.0
     traps: list[TrapScore] = field(default_factory=list)
     delivery: DeliveryScore | None = None  # when records were labelled duplicate or late
+    warned: Warned | None = None  # when the policy warns subscribers
 
 
 def volume(calls: Iterable[CallFact], bin_s: int = 300) -> list[tuple[float, int, int]]:
