@@ -44,18 +44,24 @@ READY = b"[^Worker]: Ready"  # Faust's line once the worker holds its partitions
 REBALANCE_TIMEOUT_S = "6"
 QUIET_S = 15.0  # caught up but the watermark never reached the end: stop after this silence
 SETTLE_S = 1.0  # after every window closed: the last alerts' way through the alerts topic
+WARN_SETTLE_S = 20.0
 HOLD_S = 0.5  # alerts are held this long to be shown in event-time order with their peers
 
 
-def scrape(port: int, name: str) -> list[float]:
-    """Every sample of one of the worker's metrics (none while it is not serving them)."""
+def samples(port: int, name: str) -> list[tuple[dict[str, str], float]]:
+    """Every sample of one of the worker's metrics with its labels (none while it is not
+    serving them)."""
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=1) as resp:
             text = resp.read().decode()
     except OSError:
         return []
-    return [sample.value for family in text_string_to_metric_families(text)
+    return [(sample.labels, sample.value) for family in text_string_to_metric_families(text)
             for sample in family.samples if sample.name == name]
+
+
+def scrape(port: int, name: str) -> list[float]:
+    return [value for _, value in samples(port, name)]
 
 
 def _total(port: int, name: str) -> float | None:
@@ -273,3 +279,26 @@ def _summary(console: Console, alerts: list[Alert], report: ReplayReport, port: 
     console.print(f"replayed {report.sent:,} messages{so_far} ({len(report.invalid)} invalid); "
                   f"worker read {count(events)} CDRs, dead-lettered {count(dead)}; "
                   f"{len(alerts)} alerts")
+    outcomes = _warning_outcomes(port, settle=not interrupted)
+    marked = _total(port, "cdrwatch_call_verdicts_total")
+    console.print(f"acted on{so_far}: {count(marked)} calls marked under an incident "
+                  f"(cdr-verdicts); {count(outcomes.get('issued'))} warnings to subscribers "
+                  f"(cdr-warnings), {count(outcomes.get('daily_cap'))} held back by the "
+                  "daily cap")
+
+
+def _warning_outcomes(port: int, settle: bool) -> dict[str, float]:
+    """Warnings by outcome, once they stop changing: the warnings hop runs after the alerts
+    (its candidates go through their own topic), up to WARN_SETTLE_S."""
+    def read() -> dict[str, float]:
+        return {labels["outcome"]: value
+                for labels, value in samples(port, "cdrwatch_warnings_total")}
+
+    got, until = read(), time.monotonic() + WARN_SETTLE_S
+    while settle and time.monotonic() < until:
+        time.sleep(1.0)
+        again = read()
+        if again == got:
+            break
+        got = again
+    return got

@@ -14,9 +14,16 @@ from pathlib import Path
 
 import pytest
 
+from streams.offline import detect_files
+from streams.policy import load_policy
+from streams.settings import DEFAULT_POLICY
+from streams.verdicts import call_verdict
+from streams.warnings import Warner
 from tests.unit.clirun import ROOT
 
 pytestmark = pytest.mark.integration
+POLICY = load_policy(DEFAULT_POLICY)
+OFFLINE = detect_files([ROOT / "streams" / "fixtures" / "demo.jsonl"], POLICY).result
 
 
 def _free_port() -> int:
@@ -53,6 +60,12 @@ def test_a_full_demo_paces_itself_counts_in_integers_and_cleans_up(tmp_path: Pat
     assert "replayed 5,442 messages (0 invalid); worker read 5,442 CDRs, dead-lettered 0" in \
         " ".join(text.split())
     assert not re.search(r"\b\d+\.0\b CDRs|dead-lettered \d+\.0", text)
+    warner = Warner(POLICY)  # what offline detect says of the same fixture
+    warned = sum(warner.see(call_verdict(c, "IT")) is not None for c in OFFLINE.covered)
+    capped = warner.outcomes.get("daily_cap", 0)
+    assert (f"acted on: {len(OFFLINE.covered):,} calls marked under an incident (cdr-verdicts); "
+            f"{warned} warnings to subscribers (cdr-warnings), {capped} held back by the "
+            "daily cap") in " ".join(text.split())
     rows = [t for t, line in lines if re.match(r"\d\d:\d\d:\d\d ", line)]
     summary = next(t for t, line in lines if "summary: alerts by detector" in line)
     assert len(rows) == 38 and summary - rows[-1] < 6  # was 15 s of silence
