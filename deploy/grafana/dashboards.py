@@ -90,6 +90,12 @@ QUERIES: dict[str, str] = {
     "watermark_delay": "min by (instance) (time() - cdrwatch_event_time_watermark_seconds)",
     "worker_info": "max by (instance, version, policy_hash) (cdrwatch_worker_info)",
     "up": 'up{job="cdrwatch"}',
+    "call_verdicts_rate": _rate("cdrwatch_call_verdicts_total", "detector"),
+    "unmarked_calls_rate": _rate("cdrwatch_unmarked_calls_total", "family"),
+    "warnings_rate": _rate("cdrwatch_warnings_total", "outcome"),
+    # max, not sum: every worker publishes the same hotlist (streams/agents/hotlist.py)
+    "hotlist_entries": "max by (action) (cdrwatch_hotlist_entries)",
+    "hotlist_skipped_rate": _rate("cdrwatch_hotlist_skipped_alerts_total", "reason"),
 }
 
 
@@ -205,6 +211,30 @@ def suppressions() -> Timeseries:
     return _series("Allowlist suppressions by rule", "ops", target, w=8)
 
 
+# Action panels: what the switch, the case tool and the SMS gateway are given.
+def call_verdicts() -> Timeseries:
+    return _series(
+        "Calls marked under an incident (cdr-verdicts), by detector", "ops",
+        _target("call_verdicts_rate", "{{detector}}", "A"),
+        # a window holds at most MAX_KEPT calls for its verdicts: the rest are only counted
+        _target("unmarked_calls_rate", "{{family}} not marked", "B"),
+    )
+
+
+def warnings() -> Timeseries:
+    return _series("Subscriber warnings (cdr-warnings), by outcome", "ops",
+                   _target("warnings_rate", "{{outcome}}"))
+
+
+def hotlist() -> Timeseries:
+    return _series(
+        "Hotlist for the switch (cdr-hotlist)", "short",
+        _target("hotlist_entries", "{{action}}", "A"),
+        _target("hotlist_skipped_rate", "skipped: {{reason}}", "B"),
+        w=24,
+    )
+
+
 # Health panels.
 def event_time_percentiles() -> Timeseries:
     return _series(
@@ -292,6 +322,9 @@ def dashboards() -> dict[str, Dashboard]:
         "fraud.json": _dashboard("cdrwatch-fraud", "cdrwatch / Fraud", [
             spoofing_verdicts, window_calls, alerts_by_severity, alerts_in_range,
             window_ratio, open_alerts, suppressions,
+        ]),
+        "actions.json": _dashboard("cdrwatch-actions", "cdrwatch / Actions", [
+            call_verdicts, warnings, hotlist,
         ]),
         "health.json": _dashboard("cdrwatch-health", "cdrwatch / Worker health", [
             up, worker_info, event_time_percentiles, batch_time, batches, table_keys, late_events,
