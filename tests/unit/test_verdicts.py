@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+import orjson
 from pydantic import SecretStr
 
 from streams.detect.engine import Engine, run_offline
@@ -142,3 +143,22 @@ def test_calls_past_what_a_window_keeps_are_counted_not_marked() -> None:
     assert (stats.unmarked, cov) == (100, [])
     advance(fam, "+6391755", state, ws + 3600, [], cov)
     assert len(cov) == MAX_KEPT and {c.record_id for c in cov} == {f"k{i}" for i in range(MAX_KEPT)}
+
+
+def test_the_records_written_are_the_models_json_and_read_back_as_the_same_record() -> None:
+    """verdict_line skips pydantic's serialiser on the hot path: it must write what it would."""
+    from streams.events import CallVerdict
+    from streams.verdicts import verdict_line
+    from streams.warnings import Warner
+
+    pol = load_policy(DEFAULT_POLICY)
+    result = run_offline(_events("burst_campaigns.jsonl"), pol)
+    verdicts = [call_verdict(c, "IT") for c in result.covered]
+    warner = Warner(pol)
+    warnings = [w for v in verdicts if (w := warner.see(v)) is not None]
+    assert verdicts and warnings
+    for record in [*verdicts, *warnings]:
+        line = verdict_line(record)
+        assert line == orjson.dumps(record.model_dump(mode="json"))
+        assert type(record).model_validate_json(line) == record
+    assert all(isinstance(v, CallVerdict) for v in verdicts)
