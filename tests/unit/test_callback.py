@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 from streams.detect import callback
 from streams.detect.engine import Engine, run_offline
 from streams.detect.keyed import KeyedStates
+from streams.evaluation import evaluate
+from streams.evaluation.inputs import load_files
 from streams.events import Alert, CallEvent
 from streams.numbering import classify
 from streams.offline import alert_line, detect_files
@@ -216,3 +218,13 @@ def test_detect_names_every_labelled_callback_of_the_fixture() -> None:
                 for r in a.record_ids} == victims
     severity = {a.incident.key: a.severity for a in got if a.incident}
     assert severity == {"+21628324": "high", "+4490987": "critical"}
+
+
+def test_the_evaluation_counts_the_callbacks_caught() -> None:
+    """Each labelled callback flagged by callback_risk alone: a callback item counts in no
+    window, so a burst window does not claim it."""
+    data = load_files(FIXTURES["wangiri_callbacks"].events)
+    ev = evaluate(data.events, data.labels, FIXTURES["wangiri_callbacks"].load_policy(),
+                  data.campaigns)
+    row = next(s for s in ev.scenarios if s.scenario == "wangiri_callback")
+    assert (row.calls, row.recall, row.by_detector) == (38, 1.0, {"callback_risk": 38})
