@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from streams.events import Severity
 from streams.numbering import (
     NumberFormat,
     check_region,
@@ -23,7 +24,6 @@ from streams.numbering import (
 )
 
 IngressKind = Literal["international", "national", "mobile", "internal"]
-Severity = Literal["info", "low", "medium", "high", "critical"]
 
 
 class _Frozen(BaseModel):

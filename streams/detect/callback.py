@@ -12,7 +12,7 @@ calls, not of their arrival, and the worker and `cdrwatch detect` run this same 
 
 from __future__ import annotations
 
-from bisect import insort
+from bisect import bisect_left
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -73,10 +73,13 @@ def take(fam: Family, key: str, state: KeyState, item: Item, stats: FoldStats,
                   item.answered, severity, float(score), cost)
     if state.closed is not None and fam.window_start(cb.ts) < state.closed:
         _judge(fam, key, state, cb, out)
-    elif cb in state.held:
+        return
+    held = state.held
+    at = bisect_left(held, cb)
+    if at < len(held) and held[at] == cb:
         return  # an upstream resend
-    elif len(state.held) < MAX_HELD:
-        insort(state.held, cb)
+    if len(held) < MAX_HELD:
+        held.insert(at, cb)
     else:
         stats.unjudged += 1
 
