@@ -14,6 +14,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, V
 IngressKind = Literal["international", "national", "mobile", "internal"]
 Severity = Literal["info", "low", "medium", "high", "critical"]
 AlertStatus = Literal["open", "update", "resolved"]
+Direction = Literal["inbound", "outbound"]
 
 
 class CallEvent(BaseModel):
@@ -39,6 +40,20 @@ class CallEvent(BaseModel):
     verstat: str | None = Field(None, max_length=64, description="STIR/SHAKEN verification status")
     attestation: Literal["A", "B", "C"] | None = None
     calling_roaming: bool | None = Field(None, description="caller known to be roaming abroad")
+    direction: Direction = Field(
+        "inbound", description="outbound: calling_number is the operator's subscriber and "
+        "called_number the destination it dialled (the callback guard reads these only)")
+
+
+class IncidentRef(BaseModel):
+    """The incident another alert follows from (a callback names the one that flagged the
+    number called): as the incident's own alert names it, so the two join."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    alert_id: str
+    detector: str
+    key: str
 
 
 class Alert(BaseModel):
@@ -61,6 +76,10 @@ class Alert(BaseModel):
     baseline: float | None = None
     record_ids: list[str] = Field(default_factory=list, description="sample of the calls, capped")
     explanation: str
+    # Left out of the JSON when absent: every other detector's lines stay as they were.
+    incident: IncidentRef | None = Field(
+        None, exclude_if=lambda v: v is None,
+        description="callback_risk: the incident that flagged the number called")
 
 
 class CallVerdict(BaseModel):

@@ -84,6 +84,11 @@ class Metrics:
             "kept 4,096 not yet covered): an incident covering it gives them none", ["family"],
             registry=r,
         )
+        self.unjudged = Counter(
+            f"{p}_unjudged_callbacks", "outbound calls a flagging key could not hold until "
+            "they could be judged (it already held 1,024): no callback_risk alert for them",
+            ["family"], registry=r,
+        )
         self.internal_errors = Counter(
             f"{p}_internal_errors", "exceptions caught in an agent or a timer, by where",
             ["where"], registry=r,
@@ -155,6 +160,7 @@ class Metrics:
             self.duplicates.labels(family=family)
             self.redelivered.labels(family=family)
             self.unmarked.labels(family=family)
+            self.unjudged.labels(family=family)
         for outcome in ("issued", "already_warned", "daily_cap", "allowlisted", "short_call"):
             self.warnings.labels(outcome=outcome)
         for where in ("ingest", "keyed", "timer", "warnings", "hotlist"):

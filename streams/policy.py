@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from streams.events import Severity
 from streams.numbering import (
     NumberFormat,
     check_region,
@@ -221,6 +222,34 @@ class ActionsProfile(_Frozen):
         return self
 
 
+Flagging = Literal["burst_range", "wangiri_range", "burst_ramp", "fanout_number"]
+# ITU-T E.164 shared codes: satellite (+881) and international networks (+882, +883), where
+# revenue-share fraud terminates calls no national regulator polices.
+INTERNATIONAL_NETWORKS = ("+881", "+882", "+883")
+
+
+class CallbackProfile(_Frozen):
+    """The callback guard: a subscriber calling a number or range an incident flagged."""
+
+    enabled: bool = True
+    # A wangiri victim calls back when they see the missed call: mostly the same day, yet a
+    # weekend's missed calls are returned on Monday; 72 h covers that and stays bounded.
+    window_h: float = Field(72.0, gt=0, le=24 * 31)
+    # Incidents whose number or range a callback is checked against (a range or a number
+    # key: a whole country, or one subscriber, says nothing of the number called).
+    detectors: list[Flagging] = Field(
+        default_factory=lambda: ["burst_range", "wangiri_range", "fanout_number"])
+    severity: Severity = "high"
+    # Premium-rate and shared-cost destinations (libphonenumber's number type), the
+    # international networks above, and these E.164 prefixes: where a callback costs money.
+    high_cost_severity: Severity = "critical"
+    extra_high_cost_prefixes: list[str] = Field(default_factory=list)
+
+    @cached_property
+    def high_cost_prefixes(self) -> tuple[str, ...]:
+        return (*INTERNATIONAL_NETWORKS, *self.extra_high_cost_prefixes)
+
+
 class PrivacyProfile(_Frozen):
     # Alerts leave with `pn:` pseudonyms instead of phone numbers (streams/pseudonym.py); the
     # key comes from CDRWATCH_PSEUDONYM_KEY or CDRWATCH_PSEUDONYM_KEY_FILE.
@@ -247,6 +276,7 @@ class Policy(_Frozen):
     max_record_ids: int = Field(50, ge=1, le=1000, description="record_ids sample per alert")
     privacy: PrivacyProfile = PrivacyProfile()
     actions: ActionsProfile = ActionsProfile()
+    callback: CallbackProfile = CallbackProfile()
 
     _known_region = field_validator("home_country")(check_region)
 
@@ -276,6 +306,21 @@ class Policy(_Frozen):
             if not (prefix.startswith("+") and prefix[1:].isdigit()):
                 raise ValueError(f"key 'protected_numbers.prefixes[{i}]': {prefix!r} is not an "
                                  "E.164 prefix such as '+39400'")
+        return self
+
+    @model_validator(mode="after")
+    def _callback(self) -> Policy:
+        """A callback is judged once the window of its time has closed: the flagged span
+        must outlast a window, or an incident still open then could end before it."""
+        for i, prefix in enumerate(self.callback.extra_high_cost_prefixes):
+            if not (prefix.startswith("+") and prefix[1:].isdigit()):
+                raise ValueError(f"key 'callback.extra_high_cost_prefixes[{i}]': {prefix!r} is "
+                                 "not an E.164 prefix such as '+881'")
+        longest = max(self.bursts.window_s, self.wangiri.window_s, self.fanout.window_s,
+                      self.ramp.window_s)
+        if self.callback.window_h * 3600 < longest:
+            raise ValueError(f"key 'callback.window_h': {self.callback.window_h:g} h is "
+                             f"shorter than the longest flagging window ({longest} s)")
         return self
 
     # Number lists normalised once, not on every call that reads them.

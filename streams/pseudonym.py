@@ -86,9 +86,18 @@ def pseudonymise(alert: Alert, key: bytes, keep: Collection[str] = frozenset()) 
     new_key, new_id = public_ids(alert.detector, alert.key, alert.alert_id, key, keep)
     own = None if new_key == alert.key else alert.key
     kept = {*keep, alert.key} if own is None else set(keep)
-    return alert.model_copy(update={
-        "key": new_key, "alert_id": new_id,
-        "explanation": _text(alert.explanation, key, kept, own)})
+    update: dict[str, object] = {"key": new_key, "alert_id": new_id}
+    ref = alert.incident
+    if ref is not None:  # named as the incident's own alert leaves, so the two still join
+        ref_key, ref_id = public_ids(ref.detector, ref.key, ref.alert_id, key, keep)
+        update["incident"] = ref.model_copy(update={"key": ref_key, "alert_id": ref_id})
+        text = alert.explanation.replace(ref.alert_id, ref_id)
+        if ref_key == ref.key:
+            kept.add(ref.key)
+    else:
+        text = alert.explanation
+    update["explanation"] = _text(text, key, kept, own)
+    return alert.model_copy(update=update)
 
 
 class MissingPseudonymKey(ValueError):

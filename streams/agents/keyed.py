@@ -56,7 +56,7 @@ def _seeds() -> dict[tuple[str, str], bytes] | None:
 
 states = KeyedStates(engine.families, policy.stream.baseline_ttl_s, seeds=_seeds())
 clocks: dict[int, Watermark] = {}  # keyed partition -> its watermark
-# family -> (late, duplicates, redelivered, unmarked) as last counted
+# family -> (late, duplicates, redelivered, unmarked, unjudged) as last counted
 _counted: dict[str, tuple[int, int, int, int]] = {}
 
 
@@ -216,13 +216,14 @@ def _written_later(event: Any) -> None:
 
 def count(stats: dict[str, FoldStats]) -> None:
     for family, s in stats.items():
-        before = _counted.get(family, (0, 0, 0, 0))
-        now = (s.late, s.duplicates, s.redelivered, s.unmarked)
+        before = _counted.get(family, (0, 0, 0, 0, 0))
+        now = (s.late, s.duplicates, s.redelivered, s.unmarked, s.unjudged)
         if now != before:
             metrics.late.labels(family=family).inc(now[0] - before[0])
             metrics.duplicates.labels(family=family).inc(now[1] - before[1])
             metrics.redelivered.labels(family=family).inc(now[2] - before[2])
             metrics.unmarked.labels(family=family).inc(now[3] - before[3])
+            metrics.unjudged.labels(family=family).inc(now[4] - before[4])
             _counted[family] = now
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from streams.detect import callback
 from streams.detect.calls import Call, enrich
 from streams.detect.families import build_families
 from streams.detect.formats import FormatCheck, Misfit
@@ -16,6 +17,7 @@ from streams.detect.keyed import KeyedStates
 from streams.detect.spoofing import Verdict, verdicts
 from streams.detect.windowed import Covered, Item
 from streams.events import Alert, CallEvent
+from streams.numbering import classify, home_country_code
 from streams.policy import Policy
 
 Routed = tuple[str, str, Item]  # (family, key, item)
@@ -49,10 +51,15 @@ class Engine:
         self.range_digits = policy.bursts.range_digits
         self.neighbour_digits = policy.neighbour.digits
         self.formats = FormatCheck(policy)
+        # flagging family -> whether it is keyed by the number (else by its range block)
+        self.flagging = {name: name == "fanout_number"
+                         for name, fam in self.families.items() if fam.remember_s}
 
     def route(self, event: CallEvent, src: int = 0, pos: int = -1) -> Routing:
         """`src`, `pos`: where the call was read (partition, position), so that a keyed
         statistic folds each source position once however often it is delivered."""
+        if event.direction == "outbound":
+            return self._outbound(event, src, pos)
         call = enrich(event, self.policy)
         found, suppressed = verdicts(call, self.policy)
         misfit = self.formats.see(call)
@@ -94,6 +101,31 @@ class Engine:
             }
             routed.extend((fam, key, item) for fam, key in keys.items() if fam in self.families)
         return Routing(call, found, suppressed, routed, misfit)
+
+    def _outbound(self, event: CallEvent, src: int, pos: int) -> Routing:
+        """A subscriber's own call: no inbound rule or statistic sees it (its caller is our
+        subscriber); a foreign destination goes as a callback item to the keys of the
+        incidents that could have flagged it."""
+        policy = self.policy
+        region = policy.home_country
+        subscriber = classify(event.calling_number, region, full=False)
+        call = Call(event=event, ts=event.start_time.timestamp(), caller=subscriber,
+                    network=None, ingress_kind="internal", home_cc=home_country_code(region),
+                    region=region)
+        if not self.flagging:
+            return Routing(call, [], [], [])
+        dest = classify(event.called_number, region)
+        if dest.country_code is None or dest.country_code == call.home_cc:
+            return Routing(call, [], [], [])
+        cost = callback.cost_of(dest, policy.callback)
+        severity, score = callback.rating(cost, policy.callback)
+        item = Item(call.ts, event.record_id, call.caller_key, dest.e164 or "",
+                    event.duration_s, event.answered, note=(severity, score, cost),
+                    tag=callback.TAG, src=src, pos=pos)
+        block = dest.range_key(self.range_digits)
+        return Routing(call, [], [], [
+            (name, dest.e164 if by_number else block, item)
+            for name, by_number in self.flagging.items()])
 
     def _neighbour(self, call: Call) -> bool:
         """Caller ID in the callee's own number block, yet not the callee."""

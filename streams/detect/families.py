@@ -290,4 +290,8 @@ def build_families(policy: Policy) -> dict[str, Family]:
             f"subscribers called with a caller ID sharing their first {n.digits} digits")
     for fam in fams.values():
         fam.marks = policy.actions.verdicts
+    if policy.callback.enabled:
+        for name in policy.callback.detectors:
+            if name in fams:
+                fams[name].remember_s = round(policy.callback.window_h * 3600)
     return fams

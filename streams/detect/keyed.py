@@ -81,7 +81,7 @@ class KeyedStates:
             self._forgotten.pop(fk, None)
         out = fold(self.families[family], key, state, items, wm, self.stats[family],
                    self.covered)
-        self._latest = max(self._latest, state.last_ts or 0.0)
+        self._latest = max(self._latest, _latest(state))
         self._settled(fk, state, wm)
         self._pack_idle()
         return out
@@ -182,7 +182,7 @@ class KeyedStates:
         self._live.pop(fk, None)
         self._packed[fk] = raw
         self.partition[fk] = partition
-        self._latest = max(self._latest, state.last_ts or 0.0)
+        self._latest = max(self._latest, _latest(state))
         self._settled(fk, state, None, changed=False)  # the changelog has it already
 
     def release(self, partitions: set[int]) -> None:
@@ -233,6 +233,12 @@ class KeyedStates:
     def last_ts(self) -> float:
         """The latest call any key held or folded, event time."""
         return self._latest
+
+
+def _latest(state: KeyState) -> float:
+    """The latest call a key holds, a callback waiting to be judged included."""
+    last = state.last_ts or 0.0
+    return max(last, state.held[-1].ts) if state.held else last
 
 
 def horizon_s(families: dict[str, Family]) -> int:

@@ -62,6 +62,28 @@ class Learned(msgspec.Struct, kw_only=True):
     mean_sq: float = 0.0  # EW mean of the squared seasonal mean
 
 
+class Flag(msgspec.Struct, array_like=True):
+    """An incident of a flagging key, remembered for the callback guard (the key of
+    `KeyState.flags` is its first window)."""
+
+    end: int  # end of its last window known so far
+    warned: set[int] = msgspec.field(default_factory=set)  # subscribers alerted (fingerprints)
+
+
+class Callback(msgspec.Struct, array_like=True, order=True):
+    """An outbound call to this key's number or range, until it can be judged."""
+
+    ts: float
+    record_id: str
+    subscriber: str
+    destination: str
+    duration_s: float
+    answered: bool
+    severity: str
+    score: float
+    cost: str  # why the destination costs money, or ""
+
+
 class KeyState(msgspec.Struct, kw_only=True):
     """Everything one (family, key) holds between batches."""
 
@@ -73,6 +95,8 @@ class KeyState(msgspec.Struct, kw_only=True):
     inc_last: int | None = None  # last closed window that kept it open
     hwm: dict[int, int] = msgspec.field(default_factory=dict)  # source partition -> position
     last_ts: float | None = None  # latest call, event time
+    flags: dict[int, Flag] = msgspec.field(default_factory=dict)  # incidents, by first window
+    held: list[Callback] = msgspec.field(default_factory=list)  # callbacks, in time order
 
 
 _ENCODER = msgspec.msgpack.Encoder()

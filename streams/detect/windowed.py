@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 
 import msgspec
 
-from streams.detect import sketch
+from streams.detect import callback, sketch
 from streams.detect.state import KeyState, Learned, Window
 from streams.events import Alert, Severity, alert_id, dump_alert, load_alert
 
@@ -68,6 +68,7 @@ class FoldStats:
     duplicates: int = 0  # same record_id already counted in the window
     redelivered: int = 0  # a source position this key had already folded
     unmarked: int = 0  # calls a window could not keep past MAX_KEPT: no verdict if covered
+    unjudged: int = 0  # callbacks a key could not hold past callback.MAX_HELD
 
 
 class Covered(NamedTuple):
@@ -104,6 +105,9 @@ class Family:
     # Keep each window's calls until it is known whether an incident covers them (the
     # per-call verdicts of streams/verdicts.py); off, a window holds counts only.
     marks: bool = True
+    # Seconds after an incident's last window that a callback to its key is still flagged
+    # (streams/detect/callback.py); 0: this family's incidents flag nothing.
+    remember_s: int = 0
 
     @property
     def lag_windows(self) -> int:
@@ -365,6 +369,9 @@ def fold(fam: Family, key: str, state: KeyState, items: list[Item], wm: float | 
                 _recount(fam, key, state, sketched, bound, final, out, cov)
             advance(fam, key, state, bound, out, cov)
         ws = int(item.ts // size) * size
+        if item.tag == callback.TAG:  # an outbound call: it counts in no window
+            callback.take(fam, key, state, item, stats, out)
+            continue
         if state.closed is not None and ws < state.closed:
             stats.late += 1
             continue
@@ -412,6 +419,8 @@ def advance(fam: Family, key: str, state: KeyState, wm: float, out: list[Alert],
     win = state.windows.get(first)
     if fam.chains and state.inc is None and win is not None and win.fired:
         _open(fam, key, state, first, win, out, cov)
+    if state.held or state.flags:
+        callback.settle(fam, key, state, out)
 
 
 def _open(fam: Family, key: str, state: KeyState, ws: int, win: Window, out: list[Alert],
@@ -420,6 +429,7 @@ def _open(fam: Family, key: str, state: KeyState, ws: int, win: Window, out: lis
     alert = load_alert(win.crossing)
     out.append(alert)
     state.inc = ws
+    callback.flag(fam, state, ws, ws + fam.window_s)
     win.crossing = b""  # emitted: an empty marker, not None
     _mark(fam, key, win, alert.alert_id, cov)
 
@@ -470,6 +480,7 @@ def _close(fam: Family, key: str, state: KeyState, ws: int, wm: float,
     else:
         return
     state.inc_last = ws
+    callback.flag(fam, state, state.inc, end)
     incident = _incident(fam, key, state.inc)
     _mark(fam, key, win, incident, cov)
     after = state.windows.get(end)
@@ -492,6 +503,8 @@ def due(fam: Family, state: KeyState, ttl_s: float) -> float:
                 times.append(ws + late)
     if state.inc is not None and state.inc_last is not None:
         times.append(state.inc_last + 2 * size + late)
+    if state.held or state.flags:
+        times.extend(callback.due(fam, state))
     if not times:
         return (state.last_ts or 0.0) + ttl_s if fam.learns else -math.inf
     return min(times)
@@ -499,6 +512,6 @@ def due(fam: Family, state: KeyState, ttl_s: float) -> float:
 
 def forgettable(fam: Family, state: KeyState, wm: float, ttl_s: float) -> bool:
     """Nothing left to close or resolve, and nothing learned worth keeping."""
-    if state.windows or state.inc is not None:
+    if state.windows or state.inc is not None or state.held or state.flags:
         return False
     return not fam.learns or (state.last_ts or 0.0) + ttl_s <= wm

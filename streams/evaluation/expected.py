@@ -23,6 +23,10 @@ EXPECTED: Mapping[str, tuple[str, ...]] = {
     "fanout_number": ("fanout_number",),
     "slow_ramp": ("burst_ramp", "burst_range", "burst_country"),
     "bombarded_subscriber": ("targeted_subscriber",),
+    # a wangiri run and its victims calling back: the run is a wangiri's, each outbound
+    # callback (labelled wangiri_callback) is caught by the callback guard's alert naming it
+    "wangiri_callbacks": ("wangiri_range", "burst_range", "burst_country", "callback_risk"),
+    "wangiri_callback": ("callback_risk",),
     # traps: a burst the detector sees only when the trunk's number format is declared
     "bare_digit_trunk": ("burst_range", "burst_country"),
     # traps of legitimate traffic (streams/traffic/traps.py, screening.py): no detector is

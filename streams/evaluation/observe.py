@@ -2,7 +2,7 @@
 
 Alerts carry only a sample of record_ids, so the fold here is `run_offline`'s, plus a note of
 the calls in every (family, key, window): an alerted window flags all of its calls. Per-call
-spoofing verdicts flag their call directly.
+spoofing verdicts flag their call directly, and a callback alert the call it names.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from streams.detect import callback
 from streams.detect.calls import Call
 from streams.detect.engine import OfflineResult, Routing, run_offline
 from streams.detect.families import build_families
@@ -58,7 +59,9 @@ class Observation:
 
 def _fact(call: Call, region: str, label: Mapping[str, Any] | None) -> CallFact:
     ev = call.event
-    who = dict(callee=subscriber_of(ev.called_number, region), answered=ev.answered)
+    # a subscriber's own outbound call has no victim to warn: its callee is the destination
+    callee = "" if ev.direction == "outbound" else subscriber_of(ev.called_number, region)
+    who = dict(callee=callee, answered=ev.answered)
     if label is None:
         return CallFact(call.ts, call.caller_key, "unlabelled", **who)
     return CallFact(call.ts, call.caller_key, label.get("scenario") or NORMAL,
@@ -104,7 +107,7 @@ def observe(events: Iterable[CallEvent], labels: Mapping[str, Mapping[str, Any]]
         if again:
             obs.copies_in_time += lates.count(0)
         for (family, key, item), late in zip(routing.routed, lates, strict=True):
-            if not late:
+            if not late and item.tag != callback.TAG:  # a callback counts in no window
                 members[(family, key, families[family].window_start(item.ts))].append(rid)
 
     result = run_offline(events, policy, on_call=note)
@@ -117,7 +120,9 @@ def observe(events: Iterable[CallEvent], labels: Mapping[str, Mapping[str, Any]]
         if alert.status == "resolved":
             continue
         window = (alert.detector, alert.key, int(alert.window_start.timestamp()))
-        ids = frozenset(members.get(window, ()))
+        # a callback alert stands for its one call, which its record_ids name
+        ids = frozenset(alert.record_ids if alert.detector == callback.DETECTOR
+                        else members.get(window, ()))
         inc = by_id.get(alert.alert_id)
         if inc is None:
             inc = by_id[alert.alert_id] = Incident(alert.detector, alert.alert_id, alert.key,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from streams.traffic.calls import INTL_TRUNKS, Context, batch, pick
+from streams.traffic.calls import INTL_TRUNKS, MOB_TRUNK, Calls, Context, batch, pick
 from streams.traffic.numbers import Pool, build_pool, present, range_pool
 from streams.traffic.spoofing import Result, as_list, times
 
@@ -64,6 +64,26 @@ def wangiri(ctx: Context, rng: np.random.Generator, t0: float, cid: str, *,
                                  rng.uniform(0.5, 2.5, calls)), 3)
     out.cause = np.where(picked_up, 16, rng.choice([16, 19, 31], size=calls, p=[0.5, 0.3, 0.2]))
     return out, {"prefix": prefix, "country": pool.region}
+
+
+def wangiri_callbacks(ctx: Context, rng: np.random.Generator, t0: float, cid: str, *,
+                      country: str = "TN", prefix: str | None = None, calls: int = 250,
+                      minutes: float = 25.0, numbers: int = 30, callback_share: float = 0.15,
+                      within_h: float = 3.0) -> Result:
+    """A wangiri run and what it is for: a share of the subscribers it rang dial the
+    missed number back (outbound CDRs), within `within_h` hours, and mostly talk."""
+    run, resolved = wangiri(ctx, rng, t0, cid, country=country, prefix=prefix, calls=calls,
+                            minutes=minutes, numbers=numbers)
+    back = np.flatnonzero(rng.random(calls) < callback_share)
+    n = len(back)
+    start = run.start[back] + run.ring[back] + rng.uniform(60.0, within_h * 3600, n)
+    dialled = [c if c.startswith(ctx.intl) else ctx.intl + c.lstrip("+")
+               for c in run.calling[back].tolist()]
+    cb = batch(rng, start, run.called[back], np.array(dialled, dtype=object),
+               np.full(n, MOB_TRUNK, dtype=object), answer_rate=0.9, median_s=45.0,
+               scenario="wangiri_callback", campaign=cid, component="callback")
+    cb.direction[:] = "outbound"
+    return Calls.concat([run, cb]), {**resolved, "callbacks": n}
 
 
 def fanout_number(ctx: Context, rng: np.random.Generator, t0: float, cid: str, *,

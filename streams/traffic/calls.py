@@ -92,6 +92,7 @@ class Calls:
     scenario: np.ndarray  # object
     campaign: np.ndarray  # object, None for normal traffic
     component: np.ndarray  # object: which normal component or scenario made the call
+    direction: np.ndarray  # object: "outbound" for a subscriber's own call, None = inbound
 
     def __len__(self) -> int:
         return len(self.start)
@@ -137,7 +138,7 @@ def batch(rng: np.random.Generator, start: np.ndarray, calling: np.ndarray, call
         verstat=nones(n), attestation=nones(n),
         roaming=nones(n) if roaming is None else roaming, network=nones(n),
         scenario=np.full(n, scenario, dtype=object), campaign=np.full(n, campaign, dtype=object),
-        component=np.full(n, component or scenario, dtype=object),
+        component=np.full(n, component or scenario, dtype=object), direction=nones(n),
     )
 
 

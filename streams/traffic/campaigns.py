@@ -26,7 +26,8 @@ SCENARIOS: dict[str, Scenario] = {
     for fn in (
         spoofing.protected_spoof, spoofing.domestic_from_abroad, spoofing.invalid_caller,
         spoofing.stir_failed, spoofing.neighbour_spoof, spoofing.hotline_lookalike,
-        bursts.intl_burst, bursts.wangiri, bursts.fanout_number, bursts.slow_ramp,
+        bursts.intl_burst, bursts.wangiri, bursts.wangiri_callbacks, bursts.fanout_number,
+        bursts.slow_ramp,
         bursts.bombarded_subscriber, carriers.bare_digit_trunk, *TRAP_SCENARIOS,
     )
 }

@@ -109,10 +109,10 @@ def _records(calls: Calls, config: TrafficConfig, plan: Delivery | None = None
         rfc3339(start + c["ring"] + c["duration"]), c["duration"].tolist(), answered,
         c["cause"].tolist(), c["calling"].tolist(), c["network"].tolist(), c["called"].tolist(),
         c["trunk"].tolist(), kind_on[order].tolist(), c["verstat"].tolist(),
-        c["attestation"].tolist(), c["roaming"].tolist(), strict=True,
+        c["attestation"].tolist(), c["roaming"].tolist(), c["direction"].tolist(), strict=True,
     )
     records: list[dict[str, Any]] = []
-    for rid, st, at, et, dur, ans, cause, cg, net, cd, trunk, kind, vs, att, roam in cols:
+    for rid, st, at, et, dur, ans, cause, cg, net, cd, trunk, kind, vs, att, roam, way in cols:
         rec: dict[str, Any] = {"record_id": rid, "start_time": st}
         if ans:
             rec["answer_time"] = at
@@ -133,6 +133,8 @@ def _records(calls: Calls, config: TrafficConfig, plan: Delivery | None = None
             rec["attestation"] = att
         if roam is not None:
             rec["calling_roaming"] = roam
+        if way is not None:
+            rec["direction"] = way
         records.append(rec)
     labels = [
         {"record_id": rid, "scenario": sc, "campaign": cp,

@@ -184,6 +184,9 @@ def test_keys_are_forgotten_once_idle_and_baselines_after_their_ttl() -> None:
     keyed.sweep(0, t0 + 2000)  # every window closed: what learns nothing is gone
     assert {f for f, _ in keyed} == {"burst_range", "burst_country", "burst_ramp"}
     keyed.sweep(0, t0 + 200 + ttl)  # silent past the baseline TTL
+    # what stays is a range whose incident a subscriber may still call back
+    assert [fk for fk, state in keyed.states() if not state.flags] == []
+    keyed.sweep(0, t0 + 200 + ttl + engine.policy.callback.window_h * 3600)
     assert len(keyed) == 0 and sum(keyed.held.values()) == 0
     dropped = [fk for fk, state, _ in keyed.drain() if state is None]
     assert len(dropped) >= 200  # each forgotten key leaves a tombstone for the changelog
