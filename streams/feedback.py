@@ -2,7 +2,7 @@
 suppressed and when, and each detector's confirmed and false-alarm incidents.
 
 A function of the *sets* of alerts and verdicts read: per `alert_id` the verdict with the
-latest `at` holds (a tie goes to the greater record, compared as JSON), so the worker, after
+latest `at` holds (at a tie, a false alarm; then the greater record as JSON), so the worker, after
 any arrival order or a restart, and `cdrwatch detect --feedback` agree by construction.
 """
 
@@ -28,8 +28,10 @@ from streams.usage import describe
 Window = tuple[datetime, datetime]  # [from, until)
 
 
-def _rank(feedback: AnalystFeedback) -> tuple[datetime, bytes]:
-    return feedback.at, feedback.model_dump_json().encode()
+def _rank(feedback: AnalystFeedback) -> tuple[datetime, bool, bytes]:
+    """Latest `at` first; at the same instant a false alarm over a confirmation (someone
+    found a reason to doubt it), then the greater record: never the arrival order."""
+    return feedback.at, feedback.verdict == "false_alarm", feedback.model_dump_json().encode()
 
 
 class Ledger:
