@@ -45,7 +45,8 @@ class Ledger:
     def alert(self, alert: Alert) -> None:
         if alert.alert_id not in self.incidents:  # the id is a hash of detector and key
             self.incidents[alert.alert_id] = (alert.detector, alert.key)
-            self._windows = None
+            if alert.alert_id in self.latest:
+                self._windows = None
 
     def feedback(self, feedback: AnalystFeedback) -> None:
         known = self.latest.get(feedback.alert_id)
@@ -91,45 +92,49 @@ def retraction(warning: SubscriberWarning, feedback: AnalystFeedback) -> Warning
 
 
 class WarningsRead:
-    """The warnings topic as read: each warning, and the kind of its latest record there."""
+    """The warnings topic as read, by incident: each warning as published, and which of them
+    have a retraction as their latest record. Only judged incidents are looked at again, so
+    a batch costs the verdicts' warnings, not every warning ever sent."""
 
     def __init__(self) -> None:
-        self.issued: dict[str, SubscriberWarning] = {}
-        self.last_kind: dict[str, str] = {}
+        self.issued: dict[str, dict[str, bytes]] = {}  # alert_id -> warning_id -> warning
+        self.withdrawn: set[str] = set()  # warning_ids whose latest record is a retraction
 
     def read(self, value: bytes) -> None:
         doc = orjson.loads(value)
-        if doc.get("kind") == "retraction":
-            record: SubscriberWarning | WarningRetraction = WarningRetraction.model_validate(doc)
-        else:
-            record = SubscriberWarning.model_validate(doc)
-            self.issued[record.warning_id] = record
-        self.last_kind[record.warning_id] = record.kind
+        if isinstance(doc, dict) and doc.get("kind") == "retraction":
+            self.withdrawn.add(WarningRetraction.model_validate(doc).warning_id)
+            return
+        warning = SubscriberWarning.model_validate(doc)
+        self.issued.setdefault(warning.alert_id, {})[warning.warning_id] = value
+        self.withdrawn.discard(warning.warning_id)
 
     def due(self, ledger: Ledger) -> list[SubscriberWarning | WarningRetraction]:
         """What to publish for each warning's latest record to be what the verdicts say: a
         retraction for a false alarm, the warning again when a later `confirmed` reversed it."""
         out: list[SubscriberWarning | WarningRetraction] = []
-        for wid, warning in self.issued.items():  # in the order the warnings were read
-            verdict = ledger.latest.get(warning.alert_id)
-            if verdict is not None and verdict.verdict == "false_alarm":
-                if self.last_kind[wid] != "retraction":
-                    out.append(retraction(warning, verdict))
-            elif self.last_kind[wid] != "warning":
-                out.append(warning)
+        for alert_id, verdict in ledger.latest.items():
+            false_alarm = verdict.verdict == "false_alarm"
+            for wid, raw in self.issued.get(alert_id, {}).items():  # in the order read
+                if false_alarm != (wid in self.withdrawn):
+                    warning = SubscriberWarning.model_validate_json(raw)
+                    out.append(retraction(warning, verdict) if false_alarm else warning)
         return out
 
     def sent(self, record: SubscriberWarning | WarningRetraction) -> None:
-        self.last_kind[record.warning_id] = record.kind
+        if record.kind == "retraction":
+            self.withdrawn.add(record.warning_id)
+        else:
+            self.withdrawn.discard(record.warning_id)
 
 
 def retractions(warnings: Iterable[SubscriberWarning], ledger: Ledger
                 ) -> list[WarningRetraction]:
-    """The offline mode's retractions: one per warning of a retracted incident, in order."""
+    """The offline mode's retractions, by the worker's rule: one per warning of an incident
+    whose latest verdict is a false alarm."""
     read = WarningsRead()
     for warning in warnings:
-        read.issued[warning.warning_id] = warning
-        read.last_kind[warning.warning_id] = warning.kind
+        read.read(warning.model_dump_json().encode())
     return [r for r in read.due(ledger) if isinstance(r, WarningRetraction)]
 
 

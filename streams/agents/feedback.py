@@ -40,7 +40,7 @@ def fold_warnings(values: Iterable[bytes | None]) -> None:
     for value in values:
         try:
             warnings_read.read(value or b"")
-        except (ValidationError, orjson.JSONDecodeError, AttributeError):
+        except (ValidationError, orjson.JSONDecodeError):
             metrics.internal_errors.labels(where="hotlist").inc()  # only cdrwatch writes it
 
 
@@ -62,11 +62,13 @@ def unsuppressed_verdicts(verdicts: list[CallVerdict]) -> list[CallVerdict]:
     """The calls of a suppressed incident get no verdict, hence no warning."""
     if not ledger.suppressions():
         return verdicts
-    kept = [v for v in verdicts if not ledger.suppressed(v.detector, v.key, v.call_time)]
-    if len(kept) < len(verdicts):
-        dropped = [v for v in verdicts if v not in kept]
-        metrics.warnings.labels(outcome="suppressed").inc(
-            sum(1 for v in dropped if candidate(v, policy)))
+    kept, dropped = [], 0
+    for v in verdicts:
+        if not ledger.suppressed(v.detector, v.key, v.call_time):
+            kept.append(v)
+        elif candidate(v, policy):
+            dropped += 1
+    metrics.warnings.labels(outcome="suppressed").inc(dropped)
     return kept
 
 

@@ -150,4 +150,5 @@ def test_a_warning_record_of_before_kind_existed_is_a_warning() -> None:
     read = WarningsRead()
     doc = warning(RANGE.alert_id, "+391").model_dump_json(exclude={"kind"}).encode()
     read.read(doc)
-    assert read.last_kind == {"w+391" + RANGE.alert_id[:4]: "warning"}
+    assert read.issued == {RANGE.alert_id: {"w+391" + RANGE.alert_id[:4]: doc}}
+    assert read.withdrawn == set()
