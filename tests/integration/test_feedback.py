@@ -15,9 +15,11 @@ from pathlib import Path
 import orjson
 from kafka import KafkaConsumer
 
+from streams.events import AnalystFeedback, SubscriberWarning, dump_alert
 from streams.replay import replay
-from tests.conftest import FIXTURES, Worker, consume, replay_complete
+from tests.conftest import FIXTURES, Worker, consume, produce, replay_complete
 from tests.unit.clirun import cdrwatch
+from tests.unit.test_hotlist import MIN, T0, alert
 
 FIXTURE = FIXTURES / "burst_campaigns.jsonl"
 SPLIT = "2026-11-20T11:20:00"  # the verdicts come between the calls before and after
@@ -44,17 +46,18 @@ def _hotlist(bootstrap: str, topic: str, done: object, idle_s: float = 4.0,
     been idle a while."""
     consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
     state: dict[str, dict] = {}
-    deadline, last = time.monotonic() + timeout_s, time.monotonic()
+    deadline, last, seen = time.monotonic() + timeout_s, time.monotonic(), False
     try:
         while time.monotonic() < deadline:
             for records in consumer.poll(timeout_ms=500).values():
+                seen = True
                 for r in records:
                     if r.value is None:
                         state.pop(r.key.decode(), None)
                     else:
                         state[r.key.decode()] = orjson.loads(r.value)
                 last = time.monotonic()
-            if done(state) and time.monotonic() - last > idle_s:  # type: ignore[operator]
+            if seen and done(state) and time.monotonic() - last > idle_s:  # type: ignore[operator]
                 return state
     finally:
         consumer.close()
@@ -90,6 +93,17 @@ def _give_verdicts(worker: Worker, tmp: Path) -> Path:
             done = cdrwatch("feedback", *at, *where, env=env)
             assert done.returncode == 0, done.stderr
     return out
+
+
+def _metric(worker: Worker, series: str) -> float | None:
+    """A series' value, None while it is not there (or the server is not up yet)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{worker.metrics_port}/metrics") as r:
+            text = r.read().decode()
+    except OSError:
+        return None
+    found = re.search(rf"^{re.escape(series)} (\S+)$", text, flags=re.M)
+    return float(found.group(1)) if found else None
 
 
 def _identity(alert: dict) -> tuple[str, str, str]:
@@ -135,20 +149,56 @@ def test_a_false_alarm_mid_stream_is_retracted_as_offline_retracts_it(
     offline_retracted = {w["warning_id"] for w in offline_warnings if w["kind"] == "retraction"}
     assert set(retracted) & both == offline_retracted & both != set()
 
-    with urllib.request.urlopen(f"http://127.0.0.1:{worker.metrics_port}/metrics") as r:
-        text = r.read().decode()
-
-    def value(series: str) -> float:
-        found = re.search(rf"^{re.escape(series)} (\S+)$", text, flags=re.M)
-        assert found, series
-        return float(found.group(1))
-
-    assert value('cdrwatch_warnings_total{outcome="retracted"}') == len(retracted)
-    assert value('cdrwatch_feedback_incidents{detector="fanout_number",verdict="false_alarm"}') == 1
-    assert value('cdrwatch_feedback_incidents{detector="burst_ramp",verdict="false_alarm"}') == 1
-    assert value('cdrwatch_feedback_incidents{detector="burst_range",verdict="confirmed"}') == 1
+    assert _metric(worker, 'cdrwatch_warnings_total{outcome="retracted"}') == len(retracted)
+    for detector, kind in (("fanout_number", "false_alarm"), ("burst_ramp", "false_alarm"),
+                           ("burst_range", "confirmed")):
+        series = f'cdrwatch_feedback_incidents{{detector="{detector}",verdict="{kind}"}}'
+        assert _metric(worker, series) == 1, series
     plain = cdrwatch("detect", str(FIXTURE), "--out", str(tmp_path / "plain.jsonl"))
     assert plain.returncode == 0, plain.stderr
     dropped = len((tmp_path / "plain.jsonl").read_bytes().splitlines()) - len(offline_alerts)
     assert dropped > 0
-    assert value('cdrwatch_alerts_suppressed_total{detector="burst_ramp"}') == dropped
+    assert _metric(worker, 'cdrwatch_alerts_suppressed_total{detector="burst_ramp"}') == dropped
+
+
+def test_a_restarted_worker_retracts_nothing_twice_and_a_reversal_reinstates(
+        make_worker) -> None:  # type: ignore[no-untyped-def]
+    """The reader alone, on records put on its topics by hand: no detection to wait for."""
+    topic = f"hotlist-{uuid.uuid4().hex[:8]}"
+    worker = make_worker(partitions=1, CDRWATCH_HOTLIST_TOPIC=topic)
+    incident = alert(severity="high", score=0.9, at=1)
+    warned = SubscriberWarning(warning_id="0123456789abcdef0123", subscriber="+393511745650",
+                               alert_id=incident.alert_id, detector=incident.detector,
+                               severity="high", first_contact=T0, record_id="r1",
+                               caller="+63917550001", language="en", reason="x")
+    produce(worker.bootstrap, worker.names["alerts"], [dump_alert(incident)])
+    produce(worker.bootstrap, worker.names["warnings"], [warned.model_dump_json().encode()])
+    assert "+6391755" in _hotlist(worker.bootstrap, topic, lambda s: "+6391755" in s)
+
+    def verdict(kind: str, minute: int) -> bytes:
+        return AnalystFeedback(alert_id=incident.alert_id, verdict=kind,  # type: ignore[arg-type]
+                               at=T0 + minute * MIN).model_dump_json().encode()
+
+    produce(worker.bootstrap, worker.names["feedback"], [verdict("false_alarm", 5)])
+    _hotlist(worker.bootstrap, topic, lambda s: not s)
+    records = consume(worker.bootstrap, worker.names["warnings"], until=2, timeout_s=30)
+    assert [orjson.loads(r)["kind"] for r in records] == ["warning", "retraction"]
+    hotlist_records = len(consume(worker.bootstrap, topic, idle_s=2))
+
+    worker.stop()
+    worker.start()
+    deadline = time.monotonic() + 30
+    judged = 'cdrwatch_feedback_incidents{detector="burst_range",verdict="false_alarm"}'
+    while _metric(worker, judged) != 1 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert _metric(worker, judged) == 1  # the restarted reader has read the verdict again
+    time.sleep(4)  # and had the time to publish anything it would
+    assert len(consume(worker.bootstrap, worker.names["warnings"], idle_s=2)) == 2
+    assert len(consume(worker.bootstrap, topic, idle_s=2)) == hotlist_records
+
+    produce(worker.bootstrap, worker.names["feedback"], [verdict("confirmed", 9)])
+    records = consume(worker.bootstrap, worker.names["warnings"], until=3, timeout_s=30)
+    assert orjson.loads(records[-1]) == orjson.loads(warned.model_dump_json())  # reinstated
+    relisted = _hotlist(worker.bootstrap, topic, lambda s: "+6391755" in s)
+    assert relisted["+6391755"]["alert_id"] == incident.alert_id
+    assert _metric(worker, 'cdrwatch_warnings_total{outcome="reinstated"}') == 1
