@@ -2,8 +2,8 @@
 suppressed and when, and each detector's confirmed and false-alarm incidents.
 
 A function of the *sets* of alerts and verdicts read: per `alert_id` the verdict with the
-latest `at` holds (at a tie, a false alarm; then the greater record as JSON), so the worker, after
-any arrival order or a restart, and `cdrwatch detect --feedback` agree by construction.
+latest `at` holds (at a tie, a false alarm; then the greater record as JSON), so the worker,
+after any arrival order or a restart, and `cdrwatch detect --feedback` agree by construction.
 """
 
 from __future__ import annotations
