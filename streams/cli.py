@@ -1,7 +1,7 @@
-"""`cdrwatch worker | demo | replay | detect | generate | evaluate | baseline | hotlist`: one
-entry point whose flags mirror the environment. Heavy modules (Faust, scipy, numpy,
-matplotlib) are imported only by the command that uses them, so `--help` and a mistyped path
-answer at once."""
+"""`cdrwatch worker | demo | replay | detect | generate | evaluate | baseline | hotlist |
+feedback`: one entry point whose flags mirror the environment. Heavy modules (Faust, scipy,
+numpy, matplotlib) are imported only by the command that uses them, so `--help` and a
+mistyped path answer at once."""
 
 from __future__ import annotations
 
@@ -35,6 +35,7 @@ _ENV_FLAGS = {
     "dlq_topic": "CDRWATCH_DLQ_TOPIC",
     "verdicts_topic": "CDRWATCH_VERDICTS_TOPIC",
     "warnings_topic": "CDRWATCH_WARNINGS_TOPIC",
+    "feedback_topic": "CDRWATCH_FEEDBACK_TOPIC",
     "policy": "CDRWATCH_POLICY",
     "metrics_port": "CDRWATCH_METRICS_PORT",
     "log_level": "CDRWATCH_LOG_LEVEL",
@@ -148,6 +149,8 @@ def _worker_args(p: argparse.ArgumentParser) -> None:
                    help="per-call verdicts output topic (CDRWATCH_VERDICTS_TOPIC)")
     p.add_argument("--warnings-topic",
                    help="subscriber warnings output topic (CDRWATCH_WARNINGS_TOPIC)")
+    p.add_argument("--feedback-topic",
+                   help="analysts' verdicts input topic (CDRWATCH_FEEDBACK_TOPIC)")
     p.add_argument("--metrics-port", type=int, help="0 = off (CDRWATCH_METRICS_PORT)")
     p.add_argument("--log-level", help="worker log level (CDRWATCH_LOG_LEVEL)")
     p.add_argument("--baseline", metavar="FILE",
@@ -211,6 +214,12 @@ def _hotlist_args(p: argparse.ArgumentParser) -> None:
     hotlist_cli.add_arguments(p)
 
 
+def _feedback_args(p: argparse.ArgumentParser) -> None:
+    from streams import feedback_cli
+
+    feedback_cli.add_arguments(p)
+
+
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "worker": ("run the Faust worker", _worker_args),
     "demo": ("embedded broker + worker + bundled fixture, alerts live", _demo_args),
@@ -222,6 +231,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
                  _baseline_args),
     "hotlist": ("the numbers and ranges under an open incident, for a switch to load",
                 _hotlist_args),
+    "feedback": ("an analyst's verdict on an incident: confirmed or false_alarm",
+                 _feedback_args),
 }
 
 

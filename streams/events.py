@@ -1,5 +1,6 @@
-"""The data contract: CallEvent (CDR in), Watermark (end of data), Alert (out), DeadLetter;
-JSON (de)serialisation and the event-time bounds a worker accepts."""
+"""The data contract: CallEvent (CDR in), Watermark (end of data), Alert (out), DeadLetter,
+what acts on an alert and an analyst's verdict on it; JSON (de)serialisation and the
+event-time bounds a worker accepts."""
 
 from __future__ import annotations
 
@@ -9,12 +10,21 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Literal, NamedTuple
 
 import orjson
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 
 IngressKind = Literal["international", "national", "mobile", "internal"]
 Severity = Literal["info", "low", "medium", "high", "critical"]
 AlertStatus = Literal["open", "update", "resolved"]
 Direction = Literal["inbound", "outbound"]
+Verdict = Literal["confirmed", "false_alarm"]
 
 
 class CallEvent(BaseModel):
@@ -108,6 +118,8 @@ class SubscriberWarning(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    kind: Literal["warning"] = Field("warning", description='"retraction" on the record that '
+                                     "withdraws it (same warning_id)")
     warning_id: str = Field(description="sha256(subscriber|alert_id)[:20]")
     subscriber: str = Field(description="E.164 of the subscriber to warn")
     alert_id: str
@@ -118,6 +130,48 @@ class SubscriberWarning(BaseModel):
     caller: str
     language: str
     reason: str = Field(description="the text to send, from the policy's templates")
+
+
+class WarningRetraction(BaseModel):
+    """Withdraws a SubscriberWarning after an analyst's false alarm: the same `warning_id`
+    (and Kafka key), so a compacted topic's latest value for the warning is this."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["retraction"] = "retraction"
+    warning_id: str = Field(description="the warning it withdraws")
+    subscriber: str
+    alert_id: str
+    detector: str
+    first_contact: AwareDatetime = Field(description="as on the warning")
+    retracted_at: AwareDatetime = Field(description="the false-alarm verdict's `at`")
+
+
+class AnalystFeedback(BaseModel):
+    """An analyst's verdict on an incident (topic `cdr-feedback`, keyed by `alert_id`). Per
+    `alert_id` the latest `at` holds: a later `confirmed` reverses a false alarm."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    alert_id: str = Field(min_length=1, max_length=128, description="as on the alerts topic")
+    verdict: Verdict
+    suppress_for: timedelta | None = Field(
+        None, description="false_alarm only (ISO 8601 duration, e.g. P1D): no alert of the "
+        "incident's detector and key whose window starts in [at, at + suppress_for)")
+    at: AwareDatetime = Field(description="when the analyst decided; compared with the alerts' "
+                              "event time")
+    analyst: str | None = Field(None, max_length=128)
+    note: str | None = Field(None, max_length=2000)
+
+    @model_validator(mode="after")
+    def _suppression_of_a_false_alarm(self) -> AnalystFeedback:
+        """A confirmed incident is no reason to stop looking at its key."""
+        if self.suppress_for is not None:
+            if self.verdict != "false_alarm":
+                raise ValueError("suppress_for goes with a false_alarm verdict only")
+            if self.suppress_for <= timedelta(0):
+                raise ValueError("suppress_for must be a positive duration")
+        return self
 
 
 class DeadLetter(BaseModel):

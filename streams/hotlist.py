@@ -142,12 +142,13 @@ class Hotlist:
             self.incidents = {i: inc for i, inc in self.incidents.items()
                               if inc.last_end + self.ttl > clock}
 
-    def entries(self) -> dict[str, Entry]:
+    def entries(self, retracted: frozenset[str] = frozenset()) -> dict[str, Entry]:
         """Key -> entry as of the clock: per key the strongest live incident (block over
-        label, then confidence), with the latest expiry of all of them."""
+        label, then confidence), with the latest expiry of all of them. An incident an
+        analyst called a false alarm (`retracted`, streams/feedback.py) lists nothing."""
         best: dict[str, Entry] = {}
         for inc in self.incidents.values():
-            entry = self._entry(inc)
+            entry = None if inc.alert_id in retracted else self._entry(inc)
             if entry is None:
                 continue
             known = best.get(entry.key)
@@ -179,9 +180,9 @@ class Built(NamedTuple):
 
 
 def build(alerts: Iterable[Alert], ttl_s: float = DEFAULT_TTL_S,
-          at: datetime | None = None) -> Built:
+          at: datetime | None = None, retracted: frozenset[str] = frozenset()) -> Built:
     """The hotlist as of `at` (default: the latest `detected_at`) from the alerts detected
-    by then."""
+    by then, without the `retracted` incidents."""
     hotlist = Hotlist(ttl_s)
     skipped: dict[str, set[str]] = {}
     for alert in alerts:
@@ -192,7 +193,7 @@ def build(alerts: Iterable[Alert], ttl_s: float = DEFAULT_TTL_S,
             skipped.setdefault(reason, set()).add(alert.alert_id)
     if at is not None:
         hotlist.clock = at
-    return Built(hotlist.entries(), skipped, hotlist.clock)
+    return Built(hotlist.entries(retracted), skipped, hotlist.clock)
 
 
 def rfc3339(when: datetime) -> str:

@@ -37,6 +37,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                             "or label calls before they ring")
     export.add_argument("--alerts", required=True, metavar="ALERTS.jsonl",
                         help="alerts, one JSON object a line")
+    export.add_argument("--feedback", metavar="FEEDBACK.jsonl",
+                        help="analysts' verdicts: a false alarm's incident lists nothing")
     export.add_argument("--at", metavar="RFC3339",
                         help="as of this event time (default: the latest detected_at)")
     export.add_argument("--ttl", default=str(DEFAULT_TTL_S), metavar="SECONDS",
@@ -142,8 +144,10 @@ def run_export(args: argparse.Namespace) -> int:
     out = output_file(args.out, "--out") if args.out else None
 
     from streams.hotlist import build, entry_dict, rfc3339
+    from streams.offline_cli import read_ledger
 
-    entries, skipped, at = build(read_alerts(path), ttl, at)
+    ledger = read_ledger(args.feedback, until=at)
+    entries, skipped, at = build(read_alerts(path), ttl, at, ledger.retracted())
     _warn(skipped)
     rows = [entry_dict(e) for e in entries.values()]
     render: dict[str, Callable[[], str]] = {

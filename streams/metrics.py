@@ -10,11 +10,13 @@ from typing import get_args
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
-from streams.events import AlertStatus, Severity
+from streams.events import AlertStatus, Severity, Verdict
 
 PREFIX = "cdrwatch"
 EVENT_BUCKETS = (1e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 5e-3, 1e-2)
 BATCH_BUCKETS = (1e-4, 5e-4, 1e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1.0, 2.5)
+WARNING_OUTCOMES = ("issued", "already_warned", "daily_cap", "allowlisted", "short_call",
+                    "suppressed", "retracted", "reinstated")
 REJECT_REASONS = ("not_json", "not_object", "invalid_field", "empty_batch", "out_of_bounds",
                   "invalid_watermark", "internal")
 
@@ -47,8 +49,26 @@ class Metrics:
         )
         self.warnings = Counter(
             f"{p}_warnings", "verdicts of answered calls judged for a subscriber warning, by "
-            "outcome (issued, already_warned, daily_cap, allowlisted, short_call)",
-            ["outcome"], registry=r,
+            "outcome (issued, already_warned, daily_cap, allowlisted, short_call, suppressed), "
+            "and warnings retracted or reinstated after an analyst's verdict", ["outcome"],
+            registry=r,
+        )
+        self.alerts_suppressed = Counter(
+            f"{p}_alerts_suppressed", "alerts not published: an analyst's false alarm "
+            "suppressed their detector and key", ["detector"], registry=r,
+        )
+        self.feedback_incidents = Gauge(
+            f"{p}_feedback_incidents", "incidents by the analysts' latest verdict on them, "
+            "from the whole feedback topic (each worker shows the same)", ["detector", "verdict"],
+            registry=r,
+        )
+        self.feedback_rejected = Counter(
+            f"{p}_feedback_rejected", "records of the feedback topic that are not an analyst's "
+            "verdict (counted each time they are read)", registry=r,
+        )
+        self.feedback_unmatched = Gauge(
+            f"{p}_feedback_unmatched", "incidents with an analyst's verdict whose alert is not "
+            "on the alerts topic (a mistyped alert_id, or past its retention)", registry=r,
         )
         self.withheld = Counter(
             f"{p}_withheld_callers", "calls with a withheld/anonymous caller ID", registry=r
@@ -161,7 +181,11 @@ class Metrics:
             self.redelivered.labels(family=family)
             self.unmarked.labels(family=family)
             self.unjudged.labels(family=family)
-        for outcome in ("issued", "already_warned", "daily_cap", "allowlisted", "short_call"):
+        for detector in detectors:
+            self.alerts_suppressed.labels(detector=detector)
+            for verdict in get_args(Verdict):
+                self.feedback_incidents.labels(detector, verdict)
+        for outcome in WARNING_OUTCOMES:
             self.warnings.labels(outcome=outcome)
         for where in ("ingest", "keyed", "timer", "warnings", "hotlist"):
             self.internal_errors.labels(where=where)

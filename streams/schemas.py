@@ -11,7 +11,16 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from streams.events import Alert, CallEvent, CallVerdict, DeadLetter, SubscriberWarning, Watermark
+from streams.events import (
+    Alert,
+    AnalystFeedback,
+    CallEvent,
+    CallVerdict,
+    DeadLetter,
+    SubscriberWarning,
+    WarningRetraction,
+    Watermark,
+)
 
 SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schemas"
 MODELS: dict[str, type[BaseModel]] = {
@@ -21,6 +30,8 @@ MODELS: dict[str, type[BaseModel]] = {
     "watermark": Watermark,
     "call-verdict": CallVerdict,
     "subscriber-warning": SubscriberWarning,
+    "warning-retraction": WarningRetraction,
+    "analyst-feedback": AnalystFeedback,
 }
 
 

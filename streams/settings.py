@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     dlq_topic: str = "cdr-dead-letter"
     verdicts_topic: str = "cdr-verdicts"
     warnings_topic: str = "cdr-warnings"
+    feedback_topic: str = Field("cdr-feedback", description="analysts' verdicts in, keyed by "
+                                "alert_id (AnalystFeedback); not compacted: the latest `at` "
+                                "holds, not the last written")
     # internal: verdicts that may warn, keyed by subscriber (each subscriber's book is on
     # one partition)
     warn_topic: str = "cdrwatch-warn"

@@ -88,7 +88,7 @@ def make_worker(broker: EmbeddedBroker, tmp_path: Path) -> Iterator:
             "events": f"events-{suffix}", "alerts": f"alerts-{suffix}",
             "dlq": f"dlq-{suffix}", "keyed": f"keyed-{suffix}",
             "verdicts": f"verdicts-{suffix}", "warnings": f"warnings-{suffix}",
-            "warn": f"warn-{suffix}",
+            "warn": f"warn-{suffix}", "feedback": f"feedback-{suffix}",
         }
         ensure_topics(broker.bootstrap, list(names.values()), partitions)
         full_env = worker_env(

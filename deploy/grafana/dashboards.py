@@ -72,6 +72,13 @@ QUERIES: dict[str, str] = {
     ),
     "open_alerts": "sum by (detector) (cdrwatch_open_alerts)",
     "allowlist_suppressions_rate": _rate("cdrwatch_allowlist_suppressions_total", "rule"),
+    # as the cdrwatch:detector_precision rule: every worker shows the same counts, take one
+    "detector_precision": (
+        'max by (detector) (cdrwatch_feedback_incidents{verdict="confirmed"})'
+        " / (sum by (detector) (max by (detector, verdict) (cdrwatch_feedback_incidents)) > 0)"
+    ),
+    "feedback_incidents": "max by (detector, verdict) (cdrwatch_feedback_incidents)",
+    "alerts_suppressed_rate": _rate("cdrwatch_alerts_suppressed_total", "detector"),
     "event_seconds_p50": _quantile(0.5, "cdrwatch_event_processing_seconds"),
     "event_seconds_p95": _quantile(0.95, "cdrwatch_event_processing_seconds"),
     "event_seconds_p99": _quantile(0.99, "cdrwatch_event_processing_seconds"),
@@ -235,6 +242,30 @@ def hotlist() -> Timeseries:
     )
 
 
+def precision() -> Table:
+    """Analysts' verdicts: how often a detector's incidents were real."""
+    target = _target("detector_precision", "{{detector}}", table=True)
+    return _table("Precision by detector (analysts' verdicts)", target, w=8).unit(
+        "percentunit").decimals(2).thresholds(_low_is_bad(0.5, 0.8))
+
+
+def judged() -> Timeseries:
+    return _series("Incidents judged by analysts", "short",
+                   _target("feedback_incidents", "{{detector}} {{verdict}}"), w=8)
+
+
+def feedback_actions() -> Timeseries:
+    """What the verdicts did: alerts a suppression dropped (warnings retracted are on the
+    warnings panel, by outcome)."""
+    return _series("Alerts suppressed by analysts' verdicts", "ops",
+                   _target("alerts_suppressed_rate", "{{detector}}"), w=8)
+
+
+def _low_is_bad(crit: float, warn: float) -> ThresholdsConfig:
+    return ThresholdsConfig().mode(ThresholdsMode.ABSOLUTE).steps(
+        [Threshold(None, "red"), Threshold(crit, "orange"), Threshold(warn, "green")])
+
+
 # Health panels.
 def event_time_percentiles() -> Timeseries:
     return _series(
@@ -324,7 +355,7 @@ def dashboards() -> dict[str, Dashboard]:
             window_ratio, open_alerts, suppressions,
         ]),
         "actions.json": _dashboard("cdrwatch-actions", "cdrwatch / Actions", [
-            call_verdicts, warnings, hotlist,
+            call_verdicts, warnings, hotlist, precision, judged, feedback_actions,
         ]),
         "health.json": _dashboard("cdrwatch-health", "cdrwatch / Worker health", [
             up, worker_info, event_time_percentiles, batch_time, batches, table_keys, late_events,

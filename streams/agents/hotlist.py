@@ -6,7 +6,9 @@ the incidents of one number sit on any partition (alerts are keyed by `alert_id`
 strongest of them must be known to publish the right entry. It commits nothing: after a
 restart it reads the alerts again and, the hotlist being a function of the set of alerts
 read (streams/hotlist.py), publishes the same entries again (idempotent by key). Several
-workers each publish the same entries.
+workers each publish the same entries. It reads the feedback and warnings topics whole the
+same way, for the analysts' verdicts (streams/agents/feedback.py): a false alarm's entries
+are withdrawn and its warnings retracted.
 """
 
 from __future__ import annotations
@@ -15,13 +17,23 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Iterable
+from typing import Any
 
 import aiokafka
 from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 from pydantic import ValidationError
 
+from streams.agents import feedback
 from streams.agents.delivery import Send, deliver
-from streams.app import alerts_topic, app, hotlist_topic, metrics, settings
+from streams.app import (
+    alerts_topic,
+    app,
+    feedback_topic,
+    hotlist_topic,
+    metrics,
+    settings,
+    warnings_topic,
+)
 from streams.broker import bootstrap_of
 from streams.events import load_alert
 from streams.hotlist import Entry, Hotlist, changes, dump_entry
@@ -39,6 +51,7 @@ def fold(hotlist: Hotlist, values: Iterable[bytes | None]) -> None:
         except ValidationError:
             metrics.hotlist_skipped.labels(reason="not_an_alert").inc()
             continue
+        feedback.ledger.alert(alert)
         reason = hotlist.push(alert)
         if reason is not None:
             metrics.hotlist_skipped.labels(reason=reason).inc()
@@ -71,9 +84,9 @@ def _consumer() -> aiokafka.AIOKafkaConsumer:
         **credentials_to_aiokafka_auth(conf.broker_credentials, conf.ssl_context))
 
 
-async def _partitions(consumer: aiokafka.AIOKafkaConsumer) -> list[aiokafka.TopicPartition]:
-    """The alerts topic's partitions, once it exists (the first alert may create it)."""
-    name = alerts_topic.get_topic_name()
+async def _partitions(consumer: aiokafka.AIOKafkaConsumer, name: str
+                      ) -> list[aiokafka.TopicPartition]:
+    """A topic's partitions, once it exists (the first alert may create the alerts topic)."""
     while True:
         await consumer.topics()  # refreshes the metadata
         found = consumer.partitions_for_topic(name)
@@ -82,27 +95,41 @@ async def _partitions(consumer: aiokafka.AIOKafkaConsumer) -> list[aiokafka.Topi
         await asyncio.sleep(RETRY_S)
 
 
+def _fold(hotlist: Hotlist, batch: dict[aiokafka.TopicPartition, list[Any]]) -> None:
+    """Each topic's records to what reads them."""
+    readers = {alerts_topic.get_topic_name(): lambda v: fold(hotlist, v),
+               feedback_topic.get_topic_name(): feedback.fold_feedback,
+               warnings_topic.get_topic_name(): feedback.fold_warnings}
+    for tp, records in batch.items():
+        readers[tp.topic](r.value for r in records)
+    feedback.gauges()
+
+
 async def follow(listed: dict[str, Entry]) -> None:
-    """Read the alerts from the start and keep the hotlist topic equal to `listed`, the
-    entries published last (kept across a restart of this loop, so that what went away
-    meanwhile gets its tombstone). Nothing is published before the alerts there were at
-    the start have all been read: a hotlist half rebuilt would tombstone live entries."""
-    await hotlist_topic.maybe_declare()
+    """Read the alerts, verdicts and warnings from the start and keep the hotlist topic
+    equal to `listed`, the entries published last (kept across a restart of this loop, so
+    that what went away meanwhile gets its tombstone). Nothing is published before what
+    there was at the start has all been read: a hotlist half rebuilt would tombstone live
+    entries, a warnings topic half read would be sent its retractions again."""
+    for topic in (hotlist_topic, feedback_topic, warnings_topic):
+        await topic.maybe_declare()
     hotlist = Hotlist(settings.hotlist_ttl_s)
     consumer = _consumer()
     try:
         await consumer.start()
-        parts = await _partitions(consumer)
+        parts = [tp for topic in (alerts_topic, feedback_topic, warnings_topic)
+                 for tp in await _partitions(consumer, topic.get_topic_name())]
         consumer.assign(parts)
         backlog = {tp: end for tp, end in (await consumer.end_offsets(parts)).items() if end}
         while True:
             batch = await consumer.getmany(timeout_ms=READ_MS)
-            fold(hotlist, (r.value for records in batch.values() for r in records))
+            _fold(hotlist, batch)
             backlog = {tp: end for tp, end in backlog.items()
                        if await consumer.position(tp) < end}
             if backlog or not batch:
                 continue
-            now = hotlist.entries()
+            await feedback.retract()
+            now = hotlist.entries(feedback.ledger.retracted())
             diff = changes(listed, now)
             if diff:
                 await publish(diff)

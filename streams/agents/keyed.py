@@ -20,6 +20,7 @@ import orjson
 
 from streams.agents.continuity import watch
 from streams.agents.delivery import backoff, deliver, enqueue, handled
+from streams.agents.feedback import unsuppressed, unsuppressed_verdicts
 from streams.agents.ingest import reject
 from streams.agents.routing import partition_of, unpack
 from streams.app import (
@@ -113,6 +114,7 @@ async def publish(alerts: list[Alert], covered: list[Covered]) -> None:
     changelog (else a crash in between could lose them)."""
     now = datetime.now(tz=UTC)
     alerts = [privacy(alert) for alert in alerts]  # the one way out: pseudonyms if asked
+    alerts = unsuppressed(alerts)  # an analyst's false alarm may silence its key a while
     sends = []
     for alert in alerts:
         value = dump_alert(alert.model_copy(update={"emitted_at": now}))
@@ -123,7 +125,7 @@ async def publish(alerts: list[Alert], covered: list[Covered]) -> None:
         metrics.alerts.labels(alert.detector, alert.severity, alert.status).inc()
         log.info("alert %s %s %s", alert.detector, alert.status, alert.alert_id)
     region = policy.home_country
-    verdicts = [call_verdict(c, region, incident_ids) for c in covered]
+    verdicts = unsuppressed_verdicts([call_verdict(c, region, incident_ids) for c in covered])
     await deliver("verdict", [
         lambda v=v: verdicts_topic.send(key=v.record_id.encode(), value=verdict_line(v))
         for v in verdicts])
