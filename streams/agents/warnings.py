@@ -47,6 +47,11 @@ async def judge(value: bytes, partition: int) -> None:
 
 @app.agent(warn_topic)
 async def warn(stream):  # type: ignore[no-untyped-def]
+    # As the keyed agent: Faust's compiled stream loop would ack each message itself, past
+    # the worker's consumer, and commit the candidates a rebalance made it skip (measured:
+    # 70 of 325 warnings never issued after a second worker took over, every candidate on
+    # the topic). The agent lets go of each message itself.
+    stream.enable_acks = False
     async for event in stream.events():
         watch(event)
         msg = event.message
@@ -59,3 +64,4 @@ async def warn(stream):  # type: ignore[no-untyped-def]
             await reject(BadRecord(f"internal: {type(exc).__name__}: {exc}", event.value),
                          msg.topic, msg.partition, msg.offset)
         handled([event])
+        await stream.ack(event)
