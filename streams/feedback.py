@@ -74,6 +74,13 @@ class Ledger:
         windows = self.suppressions().get((detector, key))
         return windows is not None and any(start <= when < end for start, end in windows)
 
+    def silenced(self, alert: Alert) -> bool:
+        """An alert a suppression drops. A judged incident's resolution always passes: its
+        open went out before the verdict, and the case tool must see it close."""
+        if alert.status == "resolved" and alert.alert_id in self.latest:
+            return False
+        return self.suppressed(alert.detector, alert.key, alert.window_start)
+
     def counts(self) -> Counter[tuple[str, Verdict]]:
         """(detector, verdict) -> incidents: the precision's numerator and denominator."""
         return Counter((self.incidents[a][0], f.verdict) for a, f in self.latest.items()

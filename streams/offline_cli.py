@@ -127,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
     published = [privacy(alert) for alert in report.result.alerts]
     for alert in published:
         ledger.alert(alert)
-    alerts = [a for a in published if not ledger.suppressed(a.detector, a.key, a.window_start)]
+    alerts = [a for a in published if not ledger.silenced(a)]
     if out:
         write_alerts(alerts, out)
     if verdicts_out or warnings_out:

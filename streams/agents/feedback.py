@@ -51,7 +51,7 @@ def unsuppressed(alerts: list[Alert]) -> list[Alert]:
         return alerts
     kept = []
     for alert in alerts:
-        if ledger.suppressed(alert.detector, alert.key, alert.window_start):
+        if ledger.silenced(alert):
             metrics.alerts_suppressed.labels(detector=alert.detector).inc()
         else:
             kept.append(alert)
