@@ -143,7 +143,11 @@ def run(args: argparse.Namespace) -> int:
             from streams.warnings import Warner
 
             warner = Warner(policy)
-            warnings = [w for v in verdicts if (w := warner.see(v)) is not None]
+            if not policy.actions.warn:  # the worker sends none either
+                print("cdrwatch detect: warning: the policy's [actions] warn is false: "
+                      "--warnings gets none", file=sys.stderr)
+            warnings = [w for v in verdicts
+                        if policy.actions.warn and (w := warner.see(v)) is not None]
             withdrawn = retractions(warnings, ledger)
             write_records([*warnings, *withdrawn], warnings_out)
         print(f"{len(verdicts)} calls under incidents"

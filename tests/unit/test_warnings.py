@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import orjson
 
 from streams.events import CallVerdict
+from streams.settings import DEFAULT_POLICY
 from streams.warnings import Book, Warner, decide, dump_book, load_book, warning_id
 from tests.unit.clirun import cdrwatch
 from tests.unit.factories import policy
@@ -91,3 +92,15 @@ def test_detect_writes_warnings_for_answered_calls_of_incidents(tmp_path) -> Non
     capped = {s for (s, a) in answered} - {w["subscriber"] for w in warned}
     assert not capped  # every answered subscriber hears of at least one incident
     assert f"{len(warned)} subscribers warned" in done.stdout
+
+
+def test_detect_warns_nobody_when_the_policy_does_not_warn(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    pol, warnings = tmp_path / "p.toml", tmp_path / "w.jsonl"
+    text = DEFAULT_POLICY.read_text()
+    assert "\nwarn = true\n" in text
+    pol.write_text(text.replace("\nwarn = true\n", "\nwarn = false\n"))
+    done = cdrwatch("detect", str(FIXTURES / "burst_campaigns.jsonl"), "--policy", str(pol),
+                    "--warnings", str(warnings))
+    assert done.returncode == 0, done.stderr
+    assert warnings.read_bytes() == b""  # as the worker, which sends none
+    assert "[actions] warn is false" in done.stderr
