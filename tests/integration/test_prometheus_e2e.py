@@ -22,8 +22,8 @@ from typing import Any, get_args
 import pytest
 
 from streams.broker import free_port, stop_process
-from streams.events import AlertStatus
-from tests.conftest import ROOT, load_dashboards, produce
+from streams.events import AlertStatus, AnalystFeedback, load_alert
+from tests.conftest import ROOT, consume, load_dashboards, produce
 
 pytestmark = pytest.mark.integration
 
@@ -188,6 +188,13 @@ def scraped(make_worker: Callable[..., Any], prometheus_bin: str,
         prom.wait_for(f"{total} events consumed and scraped", lambda: (
             prom.scalar('sum(cdrwatch_events_consumed_total{job="cdrwatch"})') or 0) >= total,
             timeout_s=45)
+        # An analyst confirms one incident: the precision query and rule then have a series.
+        first = load_alert(consume(worker.bootstrap, worker.names["alerts"], idle_s=2)[0])
+        verdict = AnalystFeedback(alert_id=first.alert_id, verdict="confirmed",
+                                  at=first.detected_at)
+        produce(worker.bootstrap, worker.names["feedback"], [verdict.model_dump_json().encode()])
+        prom.wait_for("the verdict read and scraped", lambda: prom.scalar(
+            'sum(cdrwatch_feedback_incidents{verdict="confirmed"})') == 1, timeout_s=30)
         prom.wait_for("lag of every partition scraped, and 0", lambda: prom.scalar(
             "count(cdrwatch_consumer_lag_messages)") == 2 * PARTITIONS and prom.scalar(
             "sum(cdrwatch_consumer_lag_messages)") == 0, timeout_s=20)
@@ -227,7 +234,14 @@ def test_every_dashboard_and_rule_query_answers(scraped: tuple[Prometheus, set[s
         if name in RISING:
             assert sum(float(s["value"][1]) for s in result) > 0, f"{name} is 0: {expr}"
 
-    rules = {r["name"]: r for r in prom.rules()}
+    recorded = [r for r in prom.rules() if r.get("type") == "recording"]
+    assert [r["name"] for r in recorded] == ["cdrwatch:detector_precision"]
+    assert all(r["health"] == "ok" for r in recorded), recorded
+    # the one incident confirmed (fixture): its detector at 1, no other detector judged
+    prom.wait_for("the precision recorded", lambda: [
+        float(s["value"][1]) for s in prom.query("cdrwatch:detector_precision")] == [1.0],
+        timeout_s=15)
+    rules = {r["name"]: r for r in prom.rules() if r.get("type") == "alerting"}
     in_file = re.findall(r"^\s*- alert: (\w+)", RULES.read_text(encoding="utf-8"), re.MULTILINE)
     assert set(rules) == set(in_file) == set(RULE_CONDITION), "rules loaded != rules.yml"
     for name, rule in sorted(rules.items()):
