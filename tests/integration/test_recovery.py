@@ -48,7 +48,8 @@ def test_counts_before_a_restart_still_count_after_it(make_worker, tmp_path: Pat
     # Both keys restored: Tansu reports a changelog's end as its last batch's base offset
     # plus one, and before read_ends (streams/faust_config.py) recovery stopped short of
     # the ramp key's state in about one run in two, which then opened nothing.
-    assert sorted(a.detector for a in opened) == ["burst_ramp", "burst_range"], opened
+    assert sorted(a.detector for a in opened) == ["burst_ramp", "burst_range"], \
+        _why(opened, first, second)
     burst = [a for a in opened if a.detector == "burst_range"]
     assert burst and burst[0].status == "open" and burst[0].observed == 20, opened
     assert "rec-0" in burst[0].record_ids  # a call counted before the restart
@@ -66,3 +67,25 @@ def _wait_for(url: str, needle: str, timeout_s: float = 60) -> None:
                 return
         time.sleep(0.3)
     raise TimeoutError(f"{needle!r} never appeared at {url}")
+
+
+def _why(opened: list, *workers) -> str:  # type: ignore[no-untyped-def]
+    """What a failure needs to be diagnosed (an intermittent one: earlier closing
+    notes): the alerts, the second worker's event time and counts, both logs' warnings."""
+    import urllib.request
+
+    lines = [f"opened: {opened}"]
+    try:
+        with urllib.request.urlopen(
+                f"http://127.0.0.1:{workers[-1].metrics_port}/metrics", timeout=2) as resp:
+            lines += [m for m in resp.read().decode().splitlines() if m.startswith((
+                "cdrwatch_event_time_watermark", "cdrwatch_events_valid", "cdrwatch_late",
+                "cdrwatch_redelivered", "cdrwatch_duplicate", "cdrwatch_table_keys",
+                "cdrwatch_internal_errors"))]
+    except OSError as exc:
+        lines.append(f"metrics: {exc!r}")
+    for i, worker in enumerate(workers):
+        log = worker.log_path.read_text(errors="replace").splitlines()
+        lines += [f"worker {i}: {m}" for m in log if " WARNING " in m or " ERROR " in m
+                  or "Highwater" in m or "Reading Starts" in m][-30:]
+    return "\n".join(lines)
