@@ -60,11 +60,12 @@ def _row(scenario: str, contact: Mapping[str, float], delays: Mapping[str, float
 
 def warned_scores(calls: Mapping[str, CallFact], issued: Iterable[Issued]) -> Warned:
     """One row per fraud scenario with answered victims, and one for all fraud."""
-    first: dict[str, dict[str, float]] = {}  # scenario -> subscriber -> first contact
+    first: dict[str, dict[str, float]] = {}  # scenario (and ALL) -> subscriber -> contact
     for c in calls.values():
         if c.fraud and c.answered and c.callee:
-            seen = first.setdefault(c.scenario, {})
-            seen[c.callee] = min(c.ts, seen.get(c.callee, c.ts))
+            for scenario in (c.scenario, ALL):
+                seen = first.setdefault(scenario, {})
+                seen[c.callee] = min(c.ts, seen.get(c.callee, c.ts))
     delays: dict[str, dict[str, float]] = {}  # scenario -> subscriber -> first warning's delay
     false_warnings = warnings = 0
     for w in issued:
@@ -76,19 +77,13 @@ def warned_scores(calls: Mapping[str, CallFact], issued: Iterable[Issued]) -> Wa
         contact = first.get(call.scenario, {}).get(w.subscriber)
         if contact is None:
             continue  # warned on a fraud call they did not answer as the labels have it
-        lag = max(w.at - contact, 0.0)
-        got = delays.setdefault(call.scenario, {})
-        got[w.subscriber] = min(lag, got.get(w.subscriber, lag))
-    rows = [_row(s, first[s], delays.get(s, {})) for s in sorted(first)]
-    overall_first: dict[str, float] = {}
-    for seen in first.values():
-        for sub, ts in seen.items():
-            overall_first[sub] = min(ts, overall_first.get(sub, ts))
-    overall: dict[str, float] = {}
-    for scenario, got in delays.items():
-        for sub, lag in got.items():
-            lag = lag + first[scenario][sub] - overall_first[sub]
-            overall[sub] = min(lag, overall.get(sub, lag))
+        at = max(w.at, contact)  # a warning cannot precede the contact it is about
+        for scenario in (call.scenario, ALL):
+            lag = at - first[scenario][w.subscriber]
+            got = delays.setdefault(scenario, {})
+            got[w.subscriber] = min(lag, got.get(w.subscriber, lag))
+    scenarios = sorted(s for s in first if s != ALL)
+    rows = [_row(s, first[s], delays.get(s, {})) for s in scenarios]
     if len(rows) > 1:
-        rows.append(_row(ALL, overall_first, overall))
+        rows.append(_row(ALL, first[ALL], delays.get(ALL, {})))
     return Warned(rows, false_warnings, warnings)
