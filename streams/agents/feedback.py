@@ -19,6 +19,7 @@ from streams.agents.delivery import deliver
 from streams.app import metrics, policy, warnings_topic
 from streams.events import Alert, AnalystFeedback, CallVerdict, Verdict
 from streams.feedback import Ledger, WarningsRead
+from streams.verdicts import verdict_line
 from streams.warnings import candidate
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ async def retract() -> None:
         return
     await deliver("warning retraction", [
         lambda r=r: warnings_topic.send(key=r.warning_id.encode(),
-                                        value=r.model_dump_json().encode())
+                                        value=verdict_line(r))
         for r in due])
     for record in due:
         warnings_read.sent(record)

@@ -21,6 +21,7 @@ from streams.agents.delivery import deliver, handled
 from streams.agents.ingest import reject
 from streams.app import app, metrics, policy, warn_topic, warned_table, warnings_topic
 from streams.events import BadRecord, CallVerdict
+from streams.verdicts import verdict_line
 from streams.warnings import decide, dump_book, load_book
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ async def judge(value: bytes, partition: int) -> None:
     metrics.warnings.labels(outcome=outcome).inc()
     if warning is None:
         return
-    data = warning.model_dump_json().encode()
+    data = verdict_line(warning)  # the bytes `detect --warnings` writes
     await deliver("warning", [lambda: warnings_topic.send(
         key=warning.warning_id.encode(), value=data)])
     book_value, key = dump_book(book), verdict.subscriber
