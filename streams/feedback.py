@@ -128,6 +128,11 @@ class WarningsRead:
                     out.append(retraction(warning, verdict) if false_alarm else warning)
         return out
 
+    def published(self, warning: SubscriberWarning) -> bool:
+        """Is this warning on the topic already (sent by a worker that died before its book
+        was written)?"""
+        return warning.warning_id in self.issued.get(warning.alert_id, {})
+
     def sent(self, record: SubscriberWarning | WarningRetraction) -> None:
         if record.kind == "retraction":
             self.withdrawn.add(record.warning_id)

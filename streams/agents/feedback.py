@@ -9,8 +9,10 @@ the moment this worker has read its verdict on.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable
+from typing import Any
 
 import orjson
 from pydantic import ValidationError
@@ -23,8 +25,36 @@ from streams.verdicts import verdict_line
 from streams.warnings import candidate
 
 log = logging.getLogger(__name__)
+
+
+class CaughtUp:
+    """The warnings agent waits here, once after each assignment, until the reader has read
+    the warnings topic to where it ended when asked: a warning a worker delivered before it
+    died, its book unwritten, is then known and booked, not sent a second time."""
+
+    def __init__(self) -> None:
+        self.assignments = 0  # partition assignments of this worker so far
+        self.read_for = -1  # the assignment the reader caught up after
+        self.asked: list[asyncio.Future[None]] = []
+        # the waiters the reader answers next, and the end offsets they wait for
+        self.round: tuple[list[asyncio.Future[None]], dict[Any, int]] | None = None
+
+    def assigned(self) -> None:
+        self.assignments += 1
+
+    async def wait(self) -> None:
+        assignment = self.assignments
+        if self.read_for == assignment:
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.asked.append(future)
+        await future
+        self.read_for = assignment
+
+
 ledger = Ledger()
 warnings_read = WarningsRead()
+caught_up = CaughtUp()
 _shown: set[tuple[str, Verdict]] = set()  # gauge children set so far
 
 

@@ -105,6 +105,25 @@ def _fold(hotlist: Hotlist, batch: dict[aiokafka.TopicPartition, list[Any]]) -> 
     feedback.gauges()
 
 
+async def _answer(consumer: aiokafka.AIOKafkaConsumer,
+                  parts: list[aiokafka.TopicPartition]) -> None:
+    """Wake the warnings agent once every warning on the topic when it asked has been read."""
+    caught = feedback.caught_up
+    if caught.round is None and caught.asked:
+        caught.round = (caught.asked, await consumer.end_offsets(parts))
+        caught.asked = []
+    if caught.round is None:
+        return
+    waiting, ends = caught.round
+    for tp, end in ends.items():
+        if await consumer.position(tp) < end:
+            return
+    for future in waiting:
+        if not future.done():
+            future.set_result(None)
+    caught.round = None
+
+
 async def follow(listed: dict[str, Entry]) -> None:
     """Read the alerts, verdicts and warnings from the start and keep the hotlist topic
     equal to `listed`, the entries published last (kept across a restart of this loop, so
@@ -121,9 +140,11 @@ async def follow(listed: dict[str, Entry]) -> None:
                  for tp in await _partitions(consumer, topic.get_topic_name())]
         consumer.assign(parts)
         backlog = {tp: end for tp, end in (await consumer.end_offsets(parts)).items() if end}
+        warned = [tp for tp in parts if tp.topic == warnings_topic.get_topic_name()]
         while True:
             batch = await consumer.getmany(timeout_ms=READ_MS)
             _fold(hotlist, batch)
+            await _answer(consumer, warned)
             backlog = {tp: end for tp, end in backlog.items()
                        if await consumer.position(tp) < end}
             if backlog or not batch:

@@ -3,21 +3,27 @@ incident, at most the policy's cap a day, published for an SMS gateway or IVR sy
 
 Each subscriber's book (streams/warnings.py) is in a changelog-backed table on the
 partition of its verdicts. A warning is delivered before its book is written, and the book
-is on the changelog before its candidate is acked: a crash in between sends the warning again
-with the same `warning_id`, and a worker taking the partition over never reads a book older
-than the candidates it will not read again (Faust's own buffered table write gave no such
-order). The topic is guarded as the keyed one is (streams/faust_config.py): a message is
-committed only once this agent has handled it, so none Faust drops on a restart is lost.
+is on the changelog before its candidate is acked, so a worker taking the partition over
+never reads a book older than the candidates it will not read again (Faust's own buffered
+table write gave no such order). A crash between a warning's delivery and its book's write
+leaves the warning on the topic and the candidate unacked: after each assignment, before
+its first warning, the agent waits until the hotlist's reader (which reads the warnings topic
+whole, streams/agents/hotlist.py) has read the topic to its end, and a warning found there
+is booked, not sent again. The topic is guarded as the keyed one is
+(streams/faust_config.py): a message is committed only once this agent has handled it, so
+none Faust drops on a restart is lost.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import orjson
 
 from streams.agents.continuity import watch
 from streams.agents.delivery import deliver, handled
+from streams.agents.feedback import caught_up, warnings_read
 from streams.agents.ingest import reject
 from streams.app import app, metrics, policy, warn_topic, warned_table, warnings_topic
 from streams.events import BadRecord, CallVerdict
@@ -34,16 +40,27 @@ async def judge(value: bytes, partition: int) -> None:
     verdict = CallVerdict.model_validate_json(value)
     book = load_book(warned_table.get(verdict.subscriber))
     warning, outcome = decide(book, verdict, policy)
+    if warning is not None:
+        await caught_up.wait()
+        if warnings_read.published(warning):  # delivered by a worker that died before
+            outcome = "already_warned"  # writing this book: booked now, not sent again
     metrics.warnings.labels(outcome=outcome).inc()
     if warning is None:
         return
-    data = verdict_line(warning)  # the bytes `detect --warnings` writes
-    await deliver("warning", [lambda: warnings_topic.send(
-        key=warning.warning_id.encode(), value=data)])
+    if outcome == "issued":
+        data = verdict_line(warning)  # the bytes `detect --warnings` writes
+        await deliver("warning", [lambda: warnings_topic.send(
+            key=warning.warning_id.encode(), value=data)])
     book_value, key = dump_book(book), verdict.subscriber
     warned_table.data[key] = book_value
     await deliver("warning book", [lambda: app.producer.send(
         WARNED_CHANGELOG, orjson.dumps(key), book_value, partition, None, None)])
+
+
+@app.on_partitions_assigned.connect
+async def _assigned(app_: Any, assigned: set[Any], **_: Any) -> None:
+    """Another worker may have warned on these partitions meanwhile."""
+    caught_up.assigned()
 
 
 @app.agent(warn_topic)
