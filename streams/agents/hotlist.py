@@ -105,6 +105,12 @@ def _fold(hotlist: Hotlist, batch: dict[aiokafka.TopicPartition, list[Any]]) -> 
     feedback.gauges()
 
 
+async def _unread(consumer: aiokafka.AIOKafkaConsumer, ends: dict[aiokafka.TopicPartition, int]
+                  ) -> dict[aiokafka.TopicPartition, int]:
+    """The partitions not yet read up to these end offsets."""
+    return {tp: end for tp, end in ends.items() if await consumer.position(tp) < end}
+
+
 async def _answer(consumer: aiokafka.AIOKafkaConsumer,
                   parts: list[aiokafka.TopicPartition]) -> None:
     """Wake the warnings agent once every warning on the topic when it asked has been read."""
@@ -115,9 +121,8 @@ async def _answer(consumer: aiokafka.AIOKafkaConsumer,
     if caught.round is None:
         return
     waiting, ends = caught.round
-    for tp, end in ends.items():
-        if await consumer.position(tp) < end:
-            return
+    if await _unread(consumer, ends):
+        return
     for future in waiting:
         if not future.done():
             future.set_result(None)
@@ -145,8 +150,7 @@ async def follow(listed: dict[str, Entry]) -> None:
             batch = await consumer.getmany(timeout_ms=READ_MS)
             _fold(hotlist, batch)
             await _answer(consumer, warned)
-            backlog = {tp: end for tp, end in backlog.items()
-                       if await consumer.position(tp) < end}
+            backlog = await _unread(consumer, backlog)
             if backlog or not batch:
                 continue
             await feedback.retract()
