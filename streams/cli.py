@@ -166,6 +166,9 @@ def _demo_args(p: argparse.ArgumentParser) -> None:
     add_policy(p)
     p.add_argument("--fixture", action="append", metavar="FILE",
                    help="JSONL/CSV to replay, repeatable (default: the bundled demo.jsonl)")
+    p.add_argument("--feedback", metavar="FILE",
+                   help="analysts' verdicts to give once every window closed (default: the "
+                   "bundled demo.feedback.jsonl with the bundled fixture, none with --fixture)")
     p.add_argument("--timeout", type=float, default=300.0, help="stop after this many seconds")
     p.set_defaults(func=cmd_demo)
 
@@ -269,4 +272,7 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         print("cdrwatch: interrupted", file=sys.stderr)
         code = 130
+    except BrokenPipeError:  # `cdrwatch detect ... | head`: the reader left, as with SIGPIPE
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no flush error at exit
+        code = 141
     sys.exit(code)

@@ -20,17 +20,19 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from kafka import KafkaConsumer
+from kafka import KafkaConsumer, KafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 from rich.status import Status
 
 from streams.broker import EmbeddedBroker, ensure_topics, stop_process
 from streams.demo_view import alert_markup, count, header, in_event_order, summary_table
-from streams.events import Alert, load_alert
+from streams.events import Alert, AnalystFeedback, load_alert
+from streams.feedback import FeedbackFileError, read_feedback
 from streams.replay import ReplayReport, replay
 from streams.security import kafka_python_kwargs
 from streams.usage import (
+    UsageError,
     alert_privacy,
     checked_settings,
     input_file,
@@ -39,6 +41,7 @@ from streams.usage import (
 )
 
 FIXTURE = Path(__file__).parent / "fixtures" / "demo.jsonl"
+FEEDBACK = FIXTURE.with_suffix(".feedback.jsonl")  # the fixture's analysts' verdicts
 READY = b"[^Worker]: Ready"  # Faust's line once the worker holds its partitions
 # One worker on this machine: a group join takes about half this (the default 10 s: 5 s).
 REBALANCE_TIMEOUT_S = "6"
@@ -193,6 +196,7 @@ def run_demo(args: argparse.Namespace) -> int:
     # of a non-interactive shell, as CI runs it): Python then installs no handler of its own.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     fixtures = [input_file(f, "--fixture") for f in (args.fixture or [FIXTURE])]
+    verdicts = _verdicts(args)
     policy_file, _ = policy_path(args.policy)
     policy = load_checked_policy(args.policy)
     alert_privacy(policy)  # the worker applies it: a missing key must stop the demo first
@@ -218,7 +222,8 @@ def run_demo(args: argparse.Namespace) -> int:
     try:
         ensure_topics(broker.bootstrap, [settings.events_topic, settings.alerts_topic,
                                          settings.dlq_topic, settings.keyed_topic,
-                                         settings.verdicts_topic, settings.warnings_topic],
+                                         settings.verdicts_topic, settings.warnings_topic,
+                                         settings.feedback_topic],
                       settings.partitions, security)
         console.print(f"broker {broker.bootstrap} ready in {time.monotonic() - started:.1f} s; "
                       f"worker metrics on http://127.0.0.1:{args.metrics_port}/metrics")
@@ -244,7 +249,11 @@ def run_demo(args: argparse.Namespace) -> int:
         with console.status("replay starting") as status:
             _follow(console, consumer, worker, feeder, args, settings.partitions, log, alerts,
                     deadline, status)
+        if verdicts:
+            _give_verdicts(console, broker.bootstrap, settings.feedback_topic, security,
+                           verdicts, alerts, args.metrics_port)
         _summary(console, alerts, feeder.report, args.metrics_port)
+        console.print(_hotlist_line(broker.bootstrap, settings.hotlist_topic, security))
         return 0
     except DemoFailed as exc:
         keep = "the demo failed"
@@ -270,6 +279,62 @@ def run_demo(args: argparse.Namespace) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
+def _verdicts(args: argparse.Namespace) -> list[AnalystFeedback]:
+    """The analysts' verdicts to give: `--feedback`, else the bundled fixture's own (none for
+    a fixture of your own); a bad file stops the demo before it starts anything."""
+    path = args.feedback or (None if args.fixture else FEEDBACK)
+    if path is None:
+        return []
+    try:
+        return list(read_feedback(input_file(path, "--feedback")))
+    except FeedbackFileError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _give_verdicts(console: Console, bootstrap: str, topic: str, security: dict[str, Any],
+                   verdicts: list[AnalystFeedback], alerts: list[Alert], port: int) -> None:
+    """The fraud desk's turn, once every window has closed (so the worker's retractions are
+    those of `cdrwatch detect --feedback` on the same files): each verdict produced to the
+    feedback topic, then a wait until the worker has read them all."""
+    seen = {a.alert_id: a for a in alerts}
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", **security)
+    try:
+        for verdict in verdicts:
+            producer.send(topic, key=verdict.alert_id.encode(),
+                          value=verdict.model_dump_json().encode()).get(10)
+            alert = seen.get(verdict.alert_id)
+            what = f"{alert.detector} {alert.key}" if alert else "an incident not seen here"
+            note = f": {verdict.note}" if verdict.note else ""
+            console.print(f"analyst {verdict.analyst or '?'}: {verdict.verdict} on {what} "
+                          f"({verdict.alert_id}){note}", highlight=False)
+    finally:
+        producer.close(timeout=5)
+    judged = len({v.alert_id for v in verdicts})
+    until = time.monotonic() + WARN_SETTLE_S
+    while ((_total(port, "cdrwatch_feedback_incidents") or 0)
+           + (_total(port, "cdrwatch_feedback_unmatched") or 0) < judged
+           and time.monotonic() < until):
+        time.sleep(0.2)
+
+
+def _hotlist_line(bootstrap: str, topic: str, security: dict[str, Any]) -> str:
+    """What the switch was given: the compacted hotlist topic read to its end (an entry, then
+    its tombstone once the incident resolved or was called a false alarm)."""
+    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                             consumer_timeout_ms=1500, **security)
+    listed: set[bytes] = set()
+    now: dict[bytes, bool] = {}
+    try:
+        for rec in consumer:
+            now[rec.key] = rec.value is not None
+            if rec.value is not None:
+                listed.add(rec.key)
+    finally:
+        consumer.close()
+    return (f"hotlist for the switch ({topic}): {len(listed)} numbers and ranges listed while "
+            f"their incident was open, {sum(now.values())} still listed")
+
+
 def _summary(console: Console, alerts: list[Alert], report: ReplayReport, port: int,
              interrupted: bool = False) -> None:
     console.print(summary_table(alerts))
@@ -281,10 +346,13 @@ def _summary(console: Console, alerts: list[Alert], report: ReplayReport, port: 
                   f"{len(alerts)} alerts")
     outcomes = _warning_outcomes(port, settle=not interrupted)
     marked = _total(port, "cdrwatch_call_verdicts_total")
+    callbacks = sum(a.detector == "callback_risk" for a in alerts)
     console.print(f"acted on{so_far}: {count(marked)} calls marked under an incident "
                   f"(cdr-verdicts); {count(outcomes.get('issued'))} warnings to subscribers "
                   f"(cdr-warnings), {count(outcomes.get('daily_cap'))} held back by the "
-                  "daily cap")
+                  f"daily cap, {count(outcomes.get('retracted', 0))} retracted after an "
+                  f"analyst's false alarm; {callbacks} callbacks to a flagged range "
+                  "(callback_risk)")
 
 
 def _warning_outcomes(port: int, settle: bool) -> dict[str, float]:

@@ -34,9 +34,10 @@ TAG = "pn:"
 PREFIX_KEYED = frozenset({"burst_range", "burst_country", "wangiri_range", "burst_ramp"})
 MIN_DIGITS = 7  # shorter runs are counts, thresholds, minutes; a range is the alert's key
 # A digit run with optional `+`/`00` and single separators, not inside a word or a decimal,
-# and not the head of a longer run (a date such as 2026-11-20 is followed by "T").
+# and not the head of a longer run (a date such as 2026-11-20 is followed by "T"), nor the
+# seconds of a time (10:36:23.738000).
 _SEP = r"[ \-.()]"
-_NUMBER = re.compile(rf"(?<![\w.+\-])\+?\d(?:{_SEP}{{0,2}}\d)+(?!\w|{_SEP}{{1,2}}\d)")
+_NUMBER = re.compile(rf"(?<![\w.+\-])(?<!\d:)\+?\d(?:{_SEP}{{0,2}}\d)+(?!\w|{_SEP}{{1,2}}\d)")
 
 
 def pseudonym(number: str, key: bytes) -> str:

@@ -2,8 +2,12 @@
 
 The demo is three Italian morning hours (~5,000 calls) with the DESIGN.md field stories:
 the operator's customer-service numbers on international trunks, a "00" burst from one
-Philippine range to hundreds of subscribers, and a wangiri run. A test proves that
-regenerating gives byte-identical files.
+Philippine range to hundreds of subscribers, and a wangiri run some of whose victims call the
+missed number back; beside them a trap, an Albanian call centre's first morning, which a
+detector that has never seen its range calls a burst and an analyst calls a false alarm
+(`demo.feedback.jsonl`, the analysts' verdicts the demo gives; written with `cdrwatch feedback
+--out` on the alert ids `cdrwatch detect` reports, and checked against them by a test). A
+test proves that regenerating gives byte-identical files.
 """
 
 from __future__ import annotations
@@ -36,8 +40,14 @@ DEMO_CONFIG = TrafficConfig(
         CampaignSpec(name="intl_burst", id="burst-ph-6391755",
                      start_offset=timedelta(minutes=95),
                      params={"prefix": "+6391755", "calls": 300, "minutes": 8, "numbers": 40}),
-        CampaignSpec(name="wangiri", id="wangiri-tn", start_offset=timedelta(minutes=140),
-                     params={"calls": 120, "minutes": 20, "numbers": 25}),
+        CampaignSpec(name="wangiri_callbacks", id="wangiri-tn",
+                     start_offset=timedelta(minutes=140),
+                     params={"calls": 120, "minutes": 20, "numbers": 25,
+                             "callback_share": 0.08, "within_h": 0.5}),
+        # Legitimate, and new: the first morning of an outsourced call centre's contract.
+        CampaignSpec(name="foreign_call_centre", id="call-centre-al",
+                     start_offset=timedelta(minutes=20),
+                     params={"calls_per_day": 800, "hours": 1.5}),
     ],
 )
 

@@ -1,6 +1,6 @@
 """The README's guarantees under the faults real CDR feeds bring, on the real broker.
 
-Each test delivers the demo fixture (5,442 calls, 38 alerts offline) the hard way and
+Each test delivers the demo fixture (5,575 calls, 68 alerts offline) the hard way and
 expects exactly offline `detect`'s incidents and window counts: file drops with pauses
 longer than every idle timeout, a quarter of the calls delivered twice, a SIGKILL and a
 restart mid-stream, a second worker joining and the first leaving. The per-call verdicts

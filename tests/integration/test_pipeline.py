@@ -34,7 +34,7 @@ def test_worker_alerts_equal_offline_detect_on_the_demo_fixture(make_worker) -> 
     assert {"spoof_protected", "burst_range", "wangiri_range"} <= detectors
     worker = make_worker(partitions=1)
     report = replay_complete([DEMO], worker)
-    assert report.sent == 5442 and report.invalid == []
+    assert report.sent == len(DEMO.read_bytes().splitlines()) and report.invalid == []
     got = consume(worker.bootstrap, worker.names["alerts"], until=len(expected), timeout_s=120)
     assert worker_lines(got) == expected
     assert all(load_alert(v).emitted_at is not None for v in got)
@@ -49,7 +49,7 @@ def test_micro_batched_messages_give_the_same_alerts(make_worker, tmp_path: Path
     assert offline_lines(batched) == expected
     worker = make_worker(partitions=1)
     report = replay_complete([batched], worker)
-    assert report.sent == 55
+    assert report.sent == -(-len(lines) // 100)
     got = consume(worker.bootstrap, worker.names["alerts"], until=len(expected), timeout_s=120)
     assert worker_lines(got) == expected
 

@@ -234,3 +234,21 @@ def test_worker_refuses_a_missing_policy_before_starting(tmp_path: Path) -> None
     proc = cdrwatch("worker", "--policy", str(tmp_path / "p.toml"))
     assert proc.returncode == 2
     assert one_error_line(proc) == f"cdrwatch: policy file {tmp_path / 'p.toml'} does not exist"
+
+
+def test_a_reader_that_leaves_early_ends_detect_quietly() -> None:
+    """`cdrwatch detect FILE | head -1`: what it prints after the reader left meets a closed
+    pipe; here the reader has left before the first line."""
+    import os
+    import subprocess
+    import sys
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "streams", "detect",
+                               str(ROOT / "streams" / "fixtures" / "demo.jsonl")], cwd=ROOT,
+                              stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 141 and proc.stderr == "", proc.stderr

@@ -59,13 +59,15 @@ def test_a_number_alert_loses_the_number_everywhere_and_its_alert_id_is_keyed() 
     a = alert("spoof_lookalike", "+8613800138000",
               "caller ID 00 400 681 6666 is built around the digits of protected number "
               "+864006816666 (a look-alike of an official hotline); seen as "
-              "sip:+8613800138000@gw and 0086-138-0013-8000 on 2026-11-20T08:42:53+00:00")
+              "sip:+8613800138000@gw and 0086-138-0013-8000 on 2026-11-20T08:42:53+00:00, "
+              "last at 2026-11-20T10:36:23.738000+00:00")
     out = pseudonymise(a, KEY, keep={"+864006816666"})
     assert out.key == pseudonym("+8613800138000", KEY)
     assert out.explanation.count(out.key) == 2  # its sip: URI and 0086 form: one pseudonym
     assert "+864006816666" in out.explanation  # the operator's own hotline stays readable
     assert pseudonym("+4006816666", KEY) in out.explanation  # the 00 form read as +
     assert "2026-11-20T08:42:53+00:00" in out.explanation
+    assert "2026-11-20T10:36:23.738000+00:00" in out.explanation  # its seconds: no number
     assert out.alert_id != a.alert_id and len(out.alert_id) == len(a.alert_id)
     assert out.record_ids == a.record_ids
     assert not PHONE.findall(out.explanation.replace("+864006816666", ""))
@@ -162,8 +164,10 @@ def test_detect_out_writes_pseudonymised_alerts(tmp_path: Path) -> None:
     assert any(k.startswith("pn:") for k in keys)
     for line in out.read_text().splitlines():
         a = orjson.loads(line)
-        kept = a["key"] if a["detector"] in PREFIX_KEYED else ""
-        rest = line.replace(kept, "") if kept else line
+        rest = line
+        for detector, key in ((a["detector"], a["key"]), *(
+                [(a["incident"]["detector"], a["incident"]["key"])] if a.get("incident") else [])):
+            rest = rest.replace(key, "") if detector in PREFIX_KEYED else rest
         rest = re.sub(r"\d{4}-\d{2}-\d{2}T[\d:.]+(Z|\+00:00)?", "", rest)
         rest = rest.replace("+394010086", "")
         assert not [f for f in PHONE.findall(rest) if f.startswith("+")], line
