@@ -25,9 +25,7 @@ _ORDER = (
     ("voicemail", T.VOICEMAIL),
 )
 
-Desc = tuple[frozenset[int], Callable[[str], object], str] | None
-Match = Callable[[str], "re.Match[str] | None"]
-_FIXED, _MOBILE = -1, -2  # the two outcomes that need a second look
+Desc = tuple[frozenset[int], Callable[[str], object]] | None
 
 
 class _Table(NamedTuple):
@@ -37,22 +35,18 @@ class _Table(NamedTuple):
     mobile: Desc
     same_fixed_and_mobile: bool
     leading: Callable[[str], object] | None  # a region sharing its code: its first digits
-    # per number length: one alternation of the type patterns that admit it, in
-    # libphonenumber's order, so a number takes one regex call instead of up to ten
-    by_length: dict[int, tuple[Match | None, tuple[int, ...]]]
 
 
 def _desc(desc: PhoneNumberDesc | None) -> Desc:
     if desc is None or not desc.national_number_pattern:
         return None
-    pattern = desc.national_number_pattern
-    return frozenset(desc.possible_length), re.compile(pattern).fullmatch, pattern
+    return frozenset(desc.possible_length), re.compile(desc.national_number_pattern).fullmatch
 
 
 def _matches(desc: Desc, nsn: str) -> bool:
     if desc is None:
         return False
-    lengths, full, _ = desc
+    lengths, full = desc
     if lengths and len(nsn) not in lengths:
         return False
     return full(nsn) is not None
@@ -70,41 +64,23 @@ def _table(meta: PhoneMetadata) -> _Table:
             _desc(meta.fixed_line), _desc(meta.mobile),
             bool(meta.same_mobile_and_fixed_line_pattern),
             re.compile(meta.leading_digits).match if meta.leading_digits else None,
-            {},
         )
     return table
-
-
-def _combined(table: _Table, length: int) -> tuple[Match | None, tuple[int, ...]]:
-    """The first alternative that matches the whole number is the first type that would
-    in the one-by-one order: a regex alternation backtracks left to right."""
-    mobile = None if table.same_fixed_and_mobile else table.mobile
-    parts: list[str] = []
-    kinds: list[int] = []
-    for desc, kind in (*table.specific, (table.fixed, _FIXED), (mobile, _MOBILE)):
-        if desc is None or (desc[0] and length not in desc[0]):
-            continue
-        parts.append(f"(?P<k{len(kinds)}>{desc[2]})")
-        kinds.append(kind)
-    return (re.compile("|".join(parts)).fullmatch if parts else None), tuple(kinds)
 
 
 def _type_in(nsn: str, table: _Table) -> int:
     if not _matches(table.general, nsn):
         return T.UNKNOWN
-    combined = table.by_length.get(len(nsn))
-    if combined is None:
-        combined = table.by_length[len(nsn)] = _combined(table, len(nsn))
-    full, kinds = combined
-    found = full(nsn) if full is not None else None
-    if found is None or found.lastgroup is None:
-        return T.UNKNOWN
-    kind = kinds[int(found.lastgroup[1:])]
-    if kind == _FIXED:
+    for desc, kind in table.specific:
+        if _matches(desc, nsn):
+            return kind
+    if _matches(table.fixed, nsn):
         if table.same_fixed_and_mobile or _matches(table.mobile, nsn):
             return T.FIXED_LINE_OR_MOBILE
         return T.FIXED_LINE
-    return T.MOBILE if kind == _MOBILE else kind
+    if not table.same_fixed_and_mobile and _matches(table.mobile, nsn):
+        return T.MOBILE
+    return T.UNKNOWN
 
 
 def _region(nsn: str, regions: tuple[str, ...]) -> tuple[str | None, int | None]:
