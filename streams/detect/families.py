@@ -99,28 +99,33 @@ class BurstFamily(Family):
 
     def learn(self, learned: Learned, win: Window, ws: int) -> None:
         learned.undo = None  # this window changes no hour-of-week slot unless set below
-        if win.fired:
-            return  # never learn an attack as normal
+        # A window that crossed is learned only up to its threshold, and not at all into the
+        # spread: an attack moves the level by no more than the model already called
+        # possible, and a level that persists (a new call centre) becomes the key's normal
+        # within hours, not never.
+        fired = win.fired and win.thr is not None
+        n = min(win.n, win.thr) if fired else win.n
         p = self.p
         lr, vr = p.learning_rate, p.dispersion_learning_rate
         mean = self._mean(learned, ws)  # the seasonal mean this window is a residual from
-        learned.excess = (1 - vr) * learned.excess + vr * excess_sample(win.n, mean, lr)
-        learned.mean_sq = (1 - vr) * learned.mean_sq + vr * mean * mean
-        learned.windows += 1
+        if not fired:
+            learned.excess = (1 - vr) * learned.excess + vr * excess_sample(n, mean, lr)
+            learned.mean_sq = (1 - vr) * learned.mean_sq + vr * mean * mean
+            learned.windows += 1
         base = learned.base if learned.base is not None else p.prior_mean
-        learned.base = (1 - lr) * base + lr * win.n
+        learned.base = (1 - lr) * base + lr * n
         learned.seen += 1
         hour, slot = local_slot(ws, self.tz)
         hod = learned.hod if learned.hod is not None else [None] * 24
         at_hour = hod[hour]
         prev = at_hour if at_hour is not None else base
-        hod[hour] = (1 - lr) * prev + lr * win.n
+        hod[hour] = (1 - lr) * prev + lr * n
         learned.hod = hod
         if learned.seen > self.week:  # a week of history: each weekday's hours of its own,
             # each starting from the daily profile, which by now has learned the hour
             how = learned.how if learned.how is not None else [None] * HOURS_IN_WEEK
             at_slot = how[slot]
-            how[slot] = (1 - lr) * (at_slot if at_slot is not None else prev) + lr * win.n
+            how[slot] = (1 - lr) * (at_slot if at_slot is not None else prev) + lr * n
             learned.how, learned.undo = how, (slot, at_slot)
 
     def explain(self, key: str, win: Window) -> str:

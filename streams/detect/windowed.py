@@ -194,7 +194,8 @@ def _alert(fam: Family, key: str, first: int, ws: int, win: Window, status: str,
         detected_at=_dt(at),
         observed=fam.value(win),
         baseline=win.base,
-        record_ids=[rid for _, rid in win.ids],
+        # a resolution's window is the first the incident does not cover: none of its calls
+        record_ids=[] if status == "resolved" else [rid for _, rid in win.ids],
         explanation=explanation if explanation is not None else fam.explain(key, win),
     )
 

@@ -6,6 +6,7 @@ as the fold does; a window with no call is a silent window (`decay`), as in the 
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -118,6 +119,33 @@ def test_a_doubled_mean_alerts_on_a_poisson_like_key(seed: int) -> None:
     win = Window(n=100, distinct={str(j) for j in range(100)})
     fam.judge(learned, START + 3 * DAY * fam.window_s, win)
     assert fam.crossed(win), win.thr
+
+
+def test_a_level_that_persists_becomes_the_keys_normal_within_hours() -> None:
+    """A range never seen starts placing about 30 calls per 5 minutes and keeps on (a new
+    call centre): it crosses at first; learning its crossed windows up to their threshold
+    makes the level normal. Never learning a crossed window, it crossed all day."""
+    fam = family()
+    counts = np.random.default_rng(8).poisson(30.0, DAY)
+    _, crossed = run(fam, counts)
+    assert crossed and crossed[0] == 0
+    assert max(crossed) < 12, crossed  # quiet again within the hour
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_campaign_is_not_learned_away_while_it_lasts(seed: int) -> None:
+    """Learned up to its threshold, an attack lifts the level by little: a key with a day
+    of history at mean 5 still crosses in each of six windows at eight times that, and one
+    such window moves its baseline by at most the learning rate times the threshold."""
+    fam = family()
+    history, _ = run(fam, np.random.default_rng(seed).poisson(5.0, DAY), judge_from=10**9)
+    assert history.base is not None
+    start = START + DAY * fam.window_s
+    _, crossed = run(fam, np.full(6, 40), start=start, learned=copy.deepcopy(history))
+    assert crossed == list(range(6))
+    after, crossed = run(fam, np.full(1, 400), start=start, learned=copy.deepcopy(history))
+    assert crossed == [0] and after.base is not None
+    assert after.base - history.base < fam.p.learning_rate * 60
 
 
 def test_a_wildly_swinging_key_keeps_a_wide_threshold() -> None:
