@@ -79,7 +79,8 @@ class Metrics:
         )
         self.misdeclared_format = Gauge(
             f"{p}_trunk_number_format_misdeclared", "1 for a trunk whose bare-digit caller "
-            "IDs are mostly invalid under its declared number format but valid under `format`",
+            "IDs are mostly invalid under its declared number format but valid under `format` "
+            "(`none`: valid under no format of home_country)",
             ["trunk", "declared", "format"], registry=r,
         )
         self.suppressed = Counter(

@@ -170,10 +170,10 @@ def unmapped_trunk(trunk: str) -> None:
 
 
 def misdeclared(misfit: Misfit) -> None:
-    """A trunk's numbers fit another format: one gauge and one WARNING per trunk (the check
-    judges each trunk once; it names trunks and formats, never a number)."""
+    """A trunk's numbers fit another format (or none): one gauge and one WARNING per trunk
+    (the check judges each trunk once; it names trunks and formats, never a number)."""
     metrics.misdeclared_format.labels(trunk=misfit.trunk, declared=misfit.declared,
-                                      format=misfit.better).set(1)
+                                      format=misfit.better or "none").set(1)
     log.warning("%s", misfit.sentence())
 
 

@@ -7,7 +7,9 @@ more than half are under another. The other format named is the strict one ("nat
 "e164") that fits most, or "auto" when neither strict one fits a majority: a strict format
 reads every number of the trunk the same way, and auto, which takes whichever reading is
 valid, fits at least as many numbers as either. Numbers that no format reads as valid
-(short codes, garbage digits) count against every format alike.
+(short codes, garbage digits) count against every format alike; when fewer than half are
+valid under any format, the trunk is reported with no better format: its feed is another
+country's than `home_country` says, or it passes invalid caller IDs on.
 """
 
 from __future__ import annotations
@@ -29,12 +31,18 @@ class Misfit:
 
     trunk: str
     declared: NumberFormat
-    better: NumberFormat
+    better: NumberFormat | None  # None: no format reads most of them as valid
     calls: int  # bare-digit caller IDs judged
     fits: dict[NumberFormat, float]  # format -> share of them valid under it
+    region: str
 
     def sentence(self) -> str:
         """For logs and the offline summary: trunk names are configuration, never numbers."""
+        if self.better is None:
+            return (f"trunk {self.trunk!r}: only {self.fits['auto']:.0%} of its first "
+                    f"{self.calls} bare-digit caller IDs are valid numbers of {self.region} "
+                    "under any format: if the feed is another country's, set home_country "
+                    "(or its preset); else the trunk passes invalid caller IDs on")
         return (f"trunk {self.trunk!r} is declared {self.declared} in [number_format], but "
                 f"{self.fits[self.declared]:.0%} of its first {self.calls} bare-digit caller "
                 f"IDs are valid read so and {self.fits[self.better]:.0%} read as "
@@ -43,19 +51,22 @@ class Misfit:
 
 
 def judge(trunk: str, declared: NumberFormat, valid: dict[NumberFormat, int],
-          calls: int) -> Misfit | None:
+          calls: int, region: str) -> Misfit | None:
     """The rule of the module docstring over one trunk's tally."""
     fits = {fmt: valid[fmt] / calls for fmt in NUMBER_FORMATS}
     if fits[declared] >= 0.5:
         return None
     strict = [fmt for fmt in _STRICT if fmt != declared and fits[fmt] > 0.5]
+    better: NumberFormat | None
     if strict:
         better = max(strict, key=fits.__getitem__)
     elif declared != "auto" and fits["auto"] > 0.5:
         better = "auto"
+    elif fits["auto"] < 0.5:
+        better = None
     else:
-        return None
-    return Misfit(trunk, declared, better, calls, fits)
+        return None  # exactly half: not "fewer than half"
+    return Misfit(trunk, declared, better, calls, fits, region)
 
 
 class FormatCheck:
@@ -88,4 +99,4 @@ class FormatCheck:
             return None
         del self._valid[trunk], self._seen[trunk]
         self._judged.add(trunk)
-        return judge(trunk, self.policy.number_format_of(trunk), valid, seen)
+        return judge(trunk, self.policy.number_format_of(trunk), valid, seen, self.region)

@@ -149,6 +149,22 @@ def test_only_bare_digit_caller_ids_are_sampled() -> None:
 
 
 def test_judge_needs_a_majority_elsewhere() -> None:
-    assert judge("T", "national", {"national": 40, "e164": 50, "auto": 90}, 100).better == "auto"
-    assert judge("T", "national", {"national": 40, "e164": 51, "auto": 91}, 100).better == "e164"
-    assert judge("T", "national", {"national": 10, "e164": 20, "auto": 30}, 100) is None
+    def better(valid: dict[NumberFormat, int]) -> str | None:
+        misfit = judge("T", "national", valid, 100, "IT")
+        return "not reported" if misfit is None else misfit.better
+
+    assert better({"national": 40, "e164": 50, "auto": 90}) == "auto"
+    assert better({"national": 40, "e164": 51, "auto": 91}) == "e164"
+    assert better({"national": 10, "e164": 20, "auto": 30}) is None  # no format fits
+    assert better({"national": 10, "e164": 20, "auto": 50}) == "not reported"  # half does
+
+
+def test_another_countrys_national_numbers_fit_no_format_and_say_so() -> None:
+    """Chinese mobiles in national form on a feed judged with home_country IT: no reading
+    makes them valid, and the report points at home_country, naming no number."""
+    chinese = [f"138{n:08d}" for n in range(12345678, 12345688)]
+    misfit = _see_all(chinese, "national")[-1]
+    assert misfit is not None and misfit.better is None and misfit.fits["auto"] < 0.5
+    sentence = misfit.sentence()
+    assert "'T1'" in sentence and "home_country" in sentence and " IT " in sentence
+    assert not any(n in sentence for n in chinese)
