@@ -109,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
 
     ev = evaluate(data.events, data.labels, policy, data.campaigns)
     print_report(ev, source=data.source)
+    for sentence in ev.misdeclared:  # last, where a long report does not hide it
+        print(f"cdrwatch evaluate: warning: {sentence}", file=sys.stderr)
     if json_out:
         json_out.write_bytes(orjson.dumps(to_json(ev, data.source), option=orjson.OPT_INDENT_2))
     if chart_out:
@@ -136,6 +138,8 @@ def _unlabelled(args: argparse.Namespace, policy: Policy, json_out: Path | None)
         print("cdrwatch evaluate: --chart needs labels; not written", file=sys.stderr)
     rep = summarise(report.result, policy, args.events, len(report.rejected))
     print_unlabelled(rep)
+    for misfit in report.result.misdeclared:
+        print(f"cdrwatch evaluate: warning: {misfit.sentence()}", file=sys.stderr)
     if json_out:
         json_out.write_bytes(orjson.dumps(to_json(rep), option=orjson.OPT_INDENT_2))
     return 0

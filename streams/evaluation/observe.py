@@ -55,6 +55,7 @@ class Observation:
     copies_in_time: int = 0  # statistics' items of records already read, not late
     duplicates: int = 0  # items the engine dropped as already counted in their window
     issued: list[Issued] | None = None  # the warnings, when the policy warns
+    misdeclared: list[str] = field(default_factory=list)  # trunks whose numbers fit badly
 
 
 def _fact(call: Call, region: str, label: Mapping[str, Any] | None) -> CallFact:
@@ -114,6 +115,7 @@ def observe(events: Iterable[CallEvent], labels: Mapping[str, Mapping[str, Any]]
     obs.alerts = result.alerts
     obs.issued = _issued(result, policy) if policy.actions.warn else None
     obs.duplicates = result.duplicates
+    obs.misdeclared = [misfit.sentence() for misfit in result.misdeclared]
 
     by_id: dict[str, Incident] = {}
     for alert in obs.alerts:
@@ -175,4 +177,5 @@ def evaluate(events: Iterable[CallEvent], labels: Mapping[str, Mapping[str, Any]
         traps=trap_scores(calls, obs.incidents, obs.flagged),
         delivery=delivery_score(calls, obs.routed, obs.late, obs.copies_in_time, obs.duplicates),
         warned=None if obs.issued is None else warned_scores(calls, obs.issued),
+        misdeclared=obs.misdeclared,
     )

@@ -252,6 +252,7 @@ class Evaluation:
     traps: list[TrapScore] = field(default_factory=list)
     delivery: DeliveryScore | None = None  # when records were labelled duplicate or late
     warned: Warned | None = None  # when the policy warns subscribers
+    misdeclared: list[str] = field(default_factory=list)  # formats.Misfit sentences
 
 
 def volume(calls: Iterable[CallFact], bin_s: int = 300) -> list[tuple[float, int, int]]:

@@ -319,3 +319,16 @@ def test_latency_chart_reads_in_one_unit_on_a_log_axis_with_every_bar_visible(
     assert any(t.startswith("on its first call") for t in texts)
     legend = [t.get_text() for t in ax_vol.get_legend().get_texts()]
     assert "campaign start, missed" in legend and "campaign start, detected" in legend
+
+
+def test_another_countrys_file_under_the_default_policy_is_called_out(tmp_path: Path) -> None:
+    """A generated CN day evaluated with the IT default: its national numbers are invalid
+    in Italy, and evaluate says which trunks, rather than scoring garbage in silence."""
+    from tests.unit.clirun import cdrwatch
+
+    day = tmp_path / "cn.jsonl"
+    assert cdrwatch("generate", "--home", "CN", "--hours", "2", "--out", str(day)).returncode == 0
+    done = cdrwatch("evaluate", "--events", str(day), timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "valid numbers of IT under any format" in done.stderr
+    assert "home_country" in done.stderr and "Traceback" not in done.stderr
