@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer
+from kafka.errors import KafkaError
 from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 from rich.status import Status
@@ -300,8 +301,11 @@ def _give_verdicts(console: Console, bootstrap: str, topic: str, security: dict[
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", **security)
     try:
         for verdict in verdicts:
-            producer.send(topic, key=verdict.alert_id.encode(),
-                          value=verdict.model_dump_json().encode()).get(10)
+            try:
+                producer.send(topic, key=verdict.alert_id.encode(),
+                              value=verdict.model_dump_json().encode()).get(10)
+            except KafkaError as exc:
+                raise DemoFailed(f"could not give the analysts' verdicts: {exc}") from None
             alert = seen.get(verdict.alert_id)
             what = f"{alert.detector} {alert.key}" if alert else "an incident not seen here"
             note = f": {verdict.note}" if verdict.note else ""
@@ -351,8 +355,8 @@ def _summary(console: Console, alerts: list[Alert], report: ReplayReport, port: 
                   f"(cdr-verdicts); {count(outcomes.get('issued'))} warnings to subscribers "
                   f"(cdr-warnings), {count(outcomes.get('daily_cap'))} held back by the "
                   f"daily cap, {count(outcomes.get('retracted', 0))} retracted after an "
-                  f"analyst's false alarm; {callbacks} callbacks to a flagged range "
-                  "(callback_risk)")
+                  f"analyst's false alarm; {callbacks} callback_risk alerts (a subscriber "
+                  "calling a flagged range back, once per incident that flagged it)")
 
 
 def _warning_outcomes(port: int, settle: bool) -> dict[str, float]:

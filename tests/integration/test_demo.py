@@ -98,7 +98,8 @@ def test_a_full_demo_paces_itself_counts_in_integers_and_cleans_up(tmp_path: Pat
     acted = re.search(r"acted on: ([\d,]+) calls marked under an incident \(cdr-verdicts\); "
                       r"(\d+) warnings to subscribers \(cdr-warnings\), (\d+) held back by the "
                       r"daily cap, (\d+) retracted after an analyst's false alarm; (\d+) "
-                      r"callbacks to a flagged range \(callback_risk\)", " ".join(text.split()))
+                      r"callback_risk alerts \(a subscriber calling a flagged range back, "
+                      r"once per incident that flagged it\)", " ".join(text.split()))
     assert acted, text[-2000:]
     marked, warned, held, retracted, called_back = (int(g.replace(",", ""))
                                                     for g in acted.groups())
