@@ -261,6 +261,18 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _stdout_reader_left() -> bool:
+    """Is standard output a pipe whose reading end has closed (poll reports an error)?"""
+    import select
+
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(ev & (select.POLLERR | select.POLLHUP) for _, ev in poller.poll(0))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser(argv).parse_args(argv)
@@ -272,7 +284,10 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         print("cdrwatch: interrupted", file=sys.stderr)
         code = 130
-    except BrokenPipeError:  # `cdrwatch detect ... | head`: the reader left, as with SIGPIPE
+    except BrokenPipeError:
+        if not _stdout_reader_left():
+            raise  # a socket or another pipe: a real failure, shown as one
+        # `cdrwatch detect ... | head`: the reader left, as with SIGPIPE
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no flush error at exit
         code = 141
     sys.exit(code)

@@ -69,7 +69,8 @@ class BurstFamily(Family):
         mean = self._mean(learned, ws)
         phi, se = self.phi(learned)
         size = size_of(phi + se)  # one standard error wider: an estimate, not the truth
-        win.base, win.size, win.age = round(mean, 3), round(size, 3), learned.windows
+        win.base, win.size = round(mean, 3), round(size, 3)
+        win.age = learned.windows if learned.seen else None  # None: the key's first window
         if learned.seen < self.warmup:
             win.thr = NEVER
             return
@@ -132,9 +133,12 @@ class BurstFamily(Family):
         size = win.size if win.size is not None else self.p.dispersion
         tail = nb_tail(win.n, win.base or 0.0, size)
         minutes = self.window_s // 60
-        if not win.age:
+        if win.age is None:
             history = (f"{self.noun} never seen; new {self.nouns} bring "
                        f"{self.p.prior_mean:g} calls per {minutes} min here")
+        elif not win.age:
+            history = (f"{self.noun} seen, but every window of it so far crossed: spread "
+                       f"not learned, NB size {size:.3g} from the prior")
         else:
             history = f"spread learned from {win.age} windows: NB size {size:.3g}"
         callees = len(win.distinct)

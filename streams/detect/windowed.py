@@ -194,8 +194,9 @@ def _alert(fam: Family, key: str, first: int, ws: int, win: Window, status: str,
         detected_at=_dt(at),
         observed=fam.value(win),
         baseline=win.base,
-        # a resolution's window is the first the incident does not cover: none of its calls
-        record_ids=[] if status == "resolved" else [rid for _, rid in win.ids],
+        # a chained incident resolves on the first window it does not cover: none of its
+        # calls; a one-window incident (spoofing) resolves on its own window: its sample
+        record_ids=[] if status == "resolved" and fam.chains else [rid for _, rid in win.ids],
         explanation=explanation if explanation is not None else fam.explain(key, win),
     )
 

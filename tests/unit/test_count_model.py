@@ -136,7 +136,8 @@ def test_a_level_that_persists_becomes_the_keys_normal_within_hours() -> None:
 def test_a_campaign_is_not_learned_away_while_it_lasts(seed: int) -> None:
     """Learned up to its threshold, an attack lifts the level by little: a key with a day
     of history at mean 5 still crosses in each of six windows at eight times that, and one
-    such window moves its baseline by at most the learning rate times the threshold."""
+    window of 400 calls moves its baseline by at most the learning rate times its threshold
+    (a guard against learning an attack in full, which the previous design never did)."""
     fam = family()
     history, _ = run(fam, np.random.default_rng(seed).poisson(5.0, DAY), judge_from=10**9)
     assert history.base is not None
@@ -144,8 +145,11 @@ def test_a_campaign_is_not_learned_away_while_it_lasts(seed: int) -> None:
     _, crossed = run(fam, np.full(6, 40), start=start, learned=copy.deepcopy(history))
     assert crossed == list(range(6))
     after, crossed = run(fam, np.full(1, 400), start=start, learned=copy.deepcopy(history))
-    assert crossed == [0] and after.base is not None
-    assert after.base - history.base < fam.p.learning_rate * 60
+    judged = Window(n=400, distinct={str(j) for j in range(64)})
+    fam.judge(copy.deepcopy(history), start, judged)
+    assert crossed == [0] and after.base is not None and judged.thr is not None
+    # learned in full, the 400 calls would lift it by lr * (400 - mean), about 20
+    assert after.base - history.base <= fam.p.learning_rate * judged.thr
 
 
 def test_a_wildly_swinging_key_keeps_a_wide_threshold() -> None:
