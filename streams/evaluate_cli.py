@@ -17,6 +17,7 @@ from streams.usage import UsageError, input_file, load_checked_policy, output_fi
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from streams.detect.formats import Misfit
     from streams.evaluation.inputs import Labelled
     from streams.policy import Policy
 
@@ -109,8 +110,7 @@ def run(args: argparse.Namespace) -> int:
 
     ev = evaluate(data.events, data.labels, policy, data.campaigns)
     print_report(ev, source=data.source)
-    for sentence in ev.misdeclared:  # last, where a long report does not hide it
-        print(f"cdrwatch evaluate: warning: {sentence}", file=sys.stderr)
+    _warn(ev.misdeclared)
     if json_out:
         json_out.write_bytes(orjson.dumps(to_json(ev, data.source), option=orjson.OPT_INDENT_2))
     if chart_out:
@@ -118,6 +118,12 @@ def run(args: argparse.Namespace) -> int:
 
         render(ev, chart_out, title=f"cdrwatch evaluation: {data.source}")
     return 0
+
+
+def _warn(misdeclared: list[Misfit]) -> None:
+    """After the report, where a long one does not hide them: trunks whose numbers fit badly."""
+    for misfit in misdeclared:
+        print(f"cdrwatch evaluate: warning: {misfit.sentence()}", file=sys.stderr)
 
 
 def _unlabelled(args: argparse.Namespace, policy: Policy, json_out: Path | None) -> int:
@@ -138,8 +144,7 @@ def _unlabelled(args: argparse.Namespace, policy: Policy, json_out: Path | None)
         print("cdrwatch evaluate: --chart needs labels; not written", file=sys.stderr)
     rep = summarise(report.result, policy, args.events, len(report.rejected))
     print_unlabelled(rep)
-    for misfit in report.result.misdeclared:
-        print(f"cdrwatch evaluate: warning: {misfit.sentence()}", file=sys.stderr)
+    _warn(report.result.misdeclared)
     if json_out:
         json_out.write_bytes(orjson.dumps(to_json(rep), option=orjson.OPT_INDENT_2))
     return 0

@@ -17,6 +17,7 @@ from streams.detect import callback
 from streams.detect.calls import Call
 from streams.detect.engine import OfflineResult, Routing, run_offline
 from streams.detect.families import build_families
+from streams.detect.formats import Misfit
 from streams.evaluation.expected import EXPECTED, NORMAL
 from streams.evaluation.scoring import (
     CallFact,
@@ -55,7 +56,7 @@ class Observation:
     copies_in_time: int = 0  # statistics' items of records already read, not late
     duplicates: int = 0  # items the engine dropped as already counted in their window
     issued: list[Issued] | None = None  # the warnings, when the policy warns
-    misdeclared: list[str] = field(default_factory=list)  # trunks whose numbers fit badly
+    misdeclared: list[Misfit] = field(default_factory=list)  # trunks whose numbers fit badly
 
 
 def _fact(call: Call, region: str, label: Mapping[str, Any] | None) -> CallFact:
@@ -115,7 +116,7 @@ def observe(events: Iterable[CallEvent], labels: Mapping[str, Mapping[str, Any]]
     obs.alerts = result.alerts
     obs.issued = _issued(result, policy) if policy.actions.warn else None
     obs.duplicates = result.duplicates
-    obs.misdeclared = [misfit.sentence() for misfit in result.misdeclared]
+    obs.misdeclared = result.misdeclared
 
     by_id: dict[str, Incident] = {}
     for alert in obs.alerts:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from streams.evaluation.expected import NORMAL, expected_for, targets
 
 if TYPE_CHECKING:
+    from streams.detect.formats import Misfit
     from streams.evaluation.traps import DeliveryScore, TrapScore
     from streams.evaluation.warned import Warned
 
@@ -252,7 +253,7 @@ class Evaluation:
     traps: list[TrapScore] = field(default_factory=list)
     delivery: DeliveryScore | None = None  # when records were labelled duplicate or late
     warned: Warned | None = None  # when the policy warns subscribers
-    misdeclared: list[str] = field(default_factory=list)  # formats.Misfit sentences
+    misdeclared: list[Misfit] = field(default_factory=list)  # trunks whose numbers fit badly
 
 
 def volume(calls: Iterable[CallFact], bin_s: int = 300) -> list[tuple[float, int, int]]:
